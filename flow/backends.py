@@ -1,0 +1,134 @@
+"""Backends: the level that runs the network for ``egvsr upscale`` / ``eval``.
+
+Every backend maps a list of uint8 LR frames (H, W, 3) to uint8 HR frames
+(4H, 4W, 3). ``torch`` runs the float model. The integer backends share the
+bit-exact contract of ``golden/``: ``brevitas`` runs the QAT model in torch,
+``golden`` runs the bundle in numpy, and ``hls``, ``rtl``, ``board`` and
+``board-sim`` run SRNet through the C simulation, the RTL simulation or the
+(simulated) board while the rest of the step runs through golden.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import paths
+
+FLOAT_BACKENDS = ("torch",)
+INT_BACKENDS = ("brevitas", "golden", "hls", "rtl", "board", "board-sim")
+BACKENDS = FLOAT_BACKENDS + INT_BACKENDS
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+class Backend:
+    name = "?"
+    description = ""
+
+    def run(self, frames, progress: Callable | None = None) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self, checkpoint=None, preset=None, device="auto"):
+        import torch
+
+        from egvsr.model.checkpoint import load_model
+        ckpt = Path(checkpoint) if checkpoint else paths.DEFAULT_FLOAT
+        self.model = load_model(ckpt, preset)
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if device == "auto" else device))
+        self.model.to(self.device)
+        self.description = f"float {self.model.preset.name} from {ckpt}"
+
+    def run(self, frames, progress=None):
+        for out in self.model.infer_frames(frames, device=self.device):
+            if progress:
+                progress()
+            yield out
+
+
+class BrevitasBackend(Backend):
+    name = "brevitas"
+
+    def __init__(self, checkpoint=None, preset=None):
+        from egvsr.quant.checkpoint import load_qmodel
+        ckpt = Path(checkpoint) if checkpoint else paths.DEFAULT_QAT
+        self.model = load_qmodel(ckpt, preset)
+        self.description = f"quantized {self.model.preset.name} (Brevitas) from {ckpt}"
+
+    def run(self, frames, progress=None):
+        for out in self.model.infer_frames(frames):
+            if progress:
+                progress()
+            yield out
+
+
+class GoldenBackend(Backend):
+    """Golden numpy model; ``srnet`` replaces the SRNet part (hls, rtl, board)."""
+    name = "golden"
+
+    def __init__(self, bundle=None, srnet_factory: Callable | None = None, name=None):
+        from egvsr.golden.bundle import load_bundle
+        path = Path(bundle) if bundle else paths.DEFAULT_BUNDLE
+        self.bundle = load_bundle(path)
+        self.srnet = srnet_factory(self.bundle) if srnet_factory else None
+        if name:
+            self.name = name
+        self.description = f"bundle {path} ({self.bundle.manifest.get('preset')}), SRNet via {self.name}"
+
+    def run(self, frames, progress=None):
+        from egvsr.golden.network import run_sequence
+        for out in run_sequence(self.bundle, list(frames), srnet=self.srnet):
+            if progress:
+                progress()
+            yield out
+
+    def close(self):
+        if self.srnet is not None and hasattr(self.srnet, "close"):
+            self.srnet.close()
+
+
+def _hls_factory(bundle):
+    from egvsr.hls.backend import HlsSrnet
+    return HlsSrnet(bundle)
+
+
+def _rtl_factory(bundle):
+    from egvsr.rtl_tb.backend import RtlSrnet
+    return RtlSrnet(bundle)
+
+
+def _board_factory(simulate):
+    def make(bundle):
+        from egvsr.board.backend import BoardSrnet
+        return BoardSrnet(bundle, simulate=simulate)
+    return make
+
+
+def open_backend(name: str, checkpoint=None, preset=None, bundle=None) -> Backend:
+    """A backend by name; ``checkpoint`` for torch/brevitas, ``bundle`` for the rest."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "torch":
+        return TorchBackend(checkpoint, preset)
+    if name == "brevitas":
+        return BrevitasBackend(checkpoint, preset)
+    if bundle is None and checkpoint is not None:
+        if str(checkpoint).endswith((".json", ".npz")):
+            bundle = checkpoint
+        else:
+            raise BackendError(f"--backend {name} runs an integer bundle (.json), not the checkpoint {checkpoint}; "
+                               "make one with 'egvsr export' or pass --bundle")
+    factory = {"golden": None, "hls": _hls_factory, "rtl": _rtl_factory,
+               "board": _board_factory(None), "board-sim": _board_factory(True)}[name]
+    return GoldenBackend(bundle, factory, name=name)

@@ -1,0 +1,73 @@
+"""``egvsr train``: arguments and entry (torch imported only when it runs)."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+
+def add_train_args(sp, qat: bool = False):
+    d = "QAT" if qat else "float"
+    sp.add_argument("--preset", default="tiny", help=f"architecture of the {d} model (default tiny)")
+    sp.add_argument("--out", default=f"runs/{'qat' if qat else 'train'}", help="run folder (checkpoints, summary.json)")
+    sp.add_argument("--iterations", type=int, default=2000 if qat else 20000)
+    sp.add_argument("--batch", type=int, default=8)
+    sp.add_argument("--seq-len", type=int, default=10)
+    sp.add_argument("--lr-size", type=int, default=32, help="LR crop size (GT crop is 4x)")
+    sp.add_argument("--lr", type=float, default=5e-5 if qat else 5e-4)
+    sp.add_argument("--warp-weight", type=float, default=1.0)
+    sp.add_argument("--degradation", default="BD", choices=("BD", "BI"))
+    sp.add_argument("--val-every", type=int, default=500 if qat else 1000)
+    sp.add_argument("--val-frames", type=int, default=30)
+    sp.add_argument("--workers", type=int, default=2)
+    sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pth exists")
+    sp.add_argument("--no-stills", action="store_true", help="train on the video clips only")
+    sp.add_argument("--publish", help="copy the best checkpoint here at the end")
+    if not qat:
+        sp.add_argument("--init", help="start from these weights (float checkpoint)")
+
+
+def config_from_args(args):
+    from .train import TrainConfig
+    return TrainConfig(iterations=args.iterations, batch=args.batch, seq_len=args.seq_len, lr_size=args.lr_size,
+                       lr=args.lr, warp_weight=args.warp_weight, degradation=args.degradation,
+                       val_every=args.val_every, val_frames=args.val_frames, ckpt_every=args.val_every,
+                       seed=args.seed, workers=args.workers, device=args.device, stills=not args.no_stills)
+
+
+def float_validator(frames: int, degradation: str):
+    """PSNR-Y of the float model on the held-out clip (carphone), and bicubic."""
+    import numpy as np
+
+    from .data import val_sequence
+    from .degrade import bicubic_upscale, to_uint8
+    from .metrics import clip_metrics
+    lr, gt = val_sequence(frames=frames, degradation=degradation)
+    bic = clip_metrics(to_uint8(bicubic_upscale(lr)), gt)["psnr_y"]
+
+    def validate(model):
+        dev = next(model.parameters()).device
+        sr = np.stack(list(model.infer_frames(list(lr), device=dev)))
+        return {"psnr_y": clip_metrics(sr, gt)["psnr_y"], "bicubic_psnr_y": bic}
+    return validate
+
+
+def train_main(args) -> int:
+    from .checkpoint import load_into, read_checkpoint, save_checkpoint, split_checkpoint
+    from .egvsr import EGVSR
+    from .train import run_training
+    cfg = config_from_args(args)
+    model = EGVSR(args.preset)
+    if args.init:
+        sd, _, _ = split_checkpoint(read_checkpoint(args.init))
+        load_into(model, sd, args.init)
+    summary = run_training(model, cfg, args.out, save_checkpoint,
+                           validate=float_validator(cfg.val_frames, cfg.degradation),
+                           resume=not args.no_resume)
+    print(f"done: {summary['iterations']} iterations in {summary['seconds']:.0f} s on {summary['device']}, "
+          f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
+    if args.publish:
+        shutil.copyfile(Path(args.out) / "best.pth", args.publish)
+    return 0
