@@ -1,0 +1,174 @@
+"""Exact integer 3x3 convolution (docs/numerics.md, op ``conv3x3``).
+
+Speed without giving up exactness: the products and partial sums of an
+integer convolution are integers, so a float BLAS matmul computes them
+exactly as long as every partial sum stays below the mantissa limit
+(2**24 for float32, 2**53 for float64). `_pick_dtype` proves that bound
+from the data (``max_o sum|w[o]| * max|x| + max|b|``, which is <= the
+bit-width bound ``9*cin*max|w|*max|x| + max|b|``) and falls back to int64
+arithmetic otherwise. Requantization is also exact in float: scaling by a
+power of two is exact, ``np.rint`` rounds half to even, and clipping then
+casting integral values is exact.
+
+The image is processed in row strips (bounded memory, cache friendly):
+per strip the three horizontal taps are gathered into a (rows+2, W, 3*C)
+block, and the three vertical taps are three matmuls on contiguous row
+ranges of that block.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .fixed import int_range, rshift_rne, storage_dtype
+
+__all__ = ["conv3x3", "conv3x3_acc", "ACTS"]
+
+ACTS = ("none", "relu", "leaky")
+_STRIP_BYTES = 3 << 20  # target size of one strip's tap block
+
+
+def _absmax(a: np.ndarray) -> int:
+    if a.size == 0:
+        return 0
+    return max(abs(int(a.max())), abs(int(a.min())))
+
+
+def _check_int(name: str, a: np.ndarray) -> None:
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be an integer array, got dtype {a.dtype}")
+
+
+def _validate(x, w, b):
+    x = np.asarray(x)
+    w = np.asarray(w)
+    _check_int("conv3x3 input", x)
+    _check_int("conv3x3 weight", w)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"conv3x3 input must be (H, W, C) or (N, H, W, C), got shape {x.shape}")
+    if w.ndim != 4 or w.shape[2:] != (3, 3):
+        raise ValueError(f"conv3x3 weight must be OIHW (Cout, Cin, 3, 3), got shape {w.shape}")
+    if w.shape[1] != x.shape[-1]:
+        raise ValueError(
+            f"conv3x3 channel mismatch: input has {x.shape[-1]} channels, weight expects {w.shape[1]}")
+    if x.shape[-3] < 1 or x.shape[-2] < 1:
+        raise ValueError(f"conv3x3 input has an empty spatial size {x.shape}")
+    if b is None:
+        b = np.zeros(w.shape[0], np.int64)
+    b = np.asarray(b)
+    _check_int("conv3x3 bias", b)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"conv3x3 bias must have shape ({w.shape[0]},), got {b.shape}")
+    return x, w, b
+
+
+def _pick_dtype(x, w, b) -> np.dtype:
+    """Cheapest dtype in which every partial sum is provably exact."""
+    l1 = int(np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1).max()) if w.size else 0
+    bound = l1 * _absmax(x) + _absmax(b)
+    if bound < 2**24:
+        return np.dtype(np.float32)
+    if bound < 2**53:
+        return np.dtype(np.float64)
+    if bound < 2**62:
+        return np.dtype(np.int64)
+    raise ValueError(f"conv3x3 accumulator bound {bound} overflows int64; reduce weight/activation widths")
+
+
+def _strips(x, w, b, dt):
+    """Yield (y0, rows, acc) with acc = exact (rows*W, Cout) accumulator incl. bias."""
+    H, W, C = x.shape
+    O = w.shape[0]
+    # weight rows ordered (dy, dx, c) to match the strip layout
+    w3 = w.transpose(2, 3, 1, 0).reshape(3, 3 * C, O).astype(dt)
+    bias = b.astype(dt)
+    xp = np.zeros((H + 2, W + 2, C), dt)
+    xp[1:-1, 1:-1] = x
+    rows = int(max(1, min(H, _STRIP_BYTES // max(1, W * 3 * C * dt.itemsize))))
+    cols = np.empty((rows + 2, W, 3 * C), dt)
+    tmp = np.empty((rows * W, O), dt)
+    for y0 in range(0, H, rows):
+        s = min(rows, H - y0)
+        blk = cols[: s + 2]
+        for dx in range(3):
+            blk[:, :, dx * C:(dx + 1) * C] = xp[y0:y0 + s + 2, dx:dx + W]
+        acc = np.matmul(blk[0:s].reshape(-1, 3 * C), w3[0])
+        for dy in (1, 2):
+            t = tmp[: s * W]
+            np.matmul(blk[dy:dy + s].reshape(-1, 3 * C), w3[dy], out=t)
+            acc += t
+        acc += bias
+        yield y0, s, acc
+
+
+def conv3x3_acc(x, w_oihw, b=None) -> np.ndarray:
+    """Exact int64 accumulator ``b[o] + sum w[o,c,dy,dx] * x[y+dy-1, x+dx-1, c]``.
+
+    `x` is (H, W, C) or (N, H, W, C), `w_oihw` is (Cout, Cin, 3, 3); zero
+    padding 1. Returns int64 of shape (..., H, W, Cout).
+    """
+    x, w, b = _validate(x, w_oihw, b)
+    if x.ndim == 4:
+        return np.stack([conv3x3_acc(f, w, b) for f in x])
+    H, W, _ = x.shape
+    dt = _pick_dtype(x, w, b)
+    out = np.empty((H, W, w.shape[0]), np.int64)
+    for y0, s, acc in _strips(x, w, b, dt):
+        out[y0:y0 + s] = acc.reshape(s, W, -1)
+    return out
+
+
+def _requant_float(acc, s, leaky, lo, hi):
+    """In-place exact requant of an integral float array (see module doc)."""
+    if leaky is None:
+        acc *= acc.dtype.type(2.0 ** -s)
+    else:
+        neg = acc < 0
+        acc *= acc.dtype.type(2.0 ** -s)
+        np.multiply(acc, acc.dtype.type(2.0 ** -leaky), out=acc, where=neg)
+    np.rint(acc, out=acc)
+    np.clip(acc, lo, hi, out=acc)
+    return acc
+
+
+def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
+            out_signed: bool, act: str = "none", leaky_shift: int = 0) -> np.ndarray:
+    """Quantized conv3x3 exactly as docs/numerics.md.
+
+    ``acc`` (exponent ``in_exp + w_exp``, bias already at that exponent),
+    ``s = out_exp - acc_exp``, then by `act`: ``none``: requant(acc, s);
+    ``relu``: requant(max(acc, 0), s); ``leaky``: requant(acc, s) where
+    acc >= 0 else requant(acc, s + leaky_shift). Output dtype is the
+    smallest integer dtype for `out_bits`/`out_signed`, shape (..., H, W, Cout).
+    """
+    if act not in ACTS:
+        raise ValueError(f"conv3x3 act must be one of {ACTS}, got {act!r}")
+    leaky_shift = int(leaky_shift)
+    if act == "leaky" and leaky_shift < 0:
+        raise ValueError(f"conv3x3 leaky_shift must be >= 0, got {leaky_shift}")
+    x, w, b = _validate(x, w_oihw, b)
+    odt = storage_dtype(out_bits, out_signed)
+    if x.ndim == 4:
+        return np.stack([conv3x3(f, w, b, in_exp, w_exp, out_exp, out_bits, out_signed,
+                                 act, leaky_shift) for f in x])
+    lo, hi = int_range(out_bits, out_signed)
+    s = int(out_exp) - (int(in_exp) + int(w_exp))
+    leaky = leaky_shift if act == "leaky" else None
+    H, W, _ = x.shape
+    O = w.shape[0]
+    out = np.empty((H, W, O), odt)
+    dt = _pick_dtype(x, w, b)
+    if abs(s) + leaky_shift > 60:
+        dt = np.dtype(np.int64)  # keep float scaling far from its exponent range
+    for y0, rows, acc in _strips(x, w, b, dt):
+        if act == "relu":
+            np.maximum(acc, 0, out=acc)
+        if dt.kind == "f":
+            res = _requant_float(acc, s, leaky, lo, hi)
+        else:
+            if leaky is None:
+                res = rshift_rne(acc, s)
+            else:
+                res = np.where(acc < 0, rshift_rne(acc, s + leaky), rshift_rne(acc, s))
+            res = np.clip(res, lo, hi)
+        out[y0:y0 + rows] = res.reshape(rows, W, O)
+    return out

@@ -1,0 +1,133 @@
+"""Integer ops of the numerical contract, channels-last (H, W, C).
+
+Every op here is exact and follows docs/numerics.md bit for bit. Ops marked
+"batch" also accept a leading batch axis (N, H, W, C). The conv and flow
+ops live in `conv.py` / `flowops.py` and are re-exported here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .conv import ACTS, conv3x3, conv3x3_acc
+from .fixed import int_range, rshift_rne, storage_dtype
+from .flowops import FLOW_TAPS, flow_pad, flow_upsample4, tanh_flow, tanh_flow_lut, warp
+
+__all__ = [
+    "ACTS", "conv3x3", "conv3x3_acc", "add", "relu", "pixel_shuffle", "depth_to_space",
+    "space_to_depth", "maxpool2", "upsample2x", "FLOW_TAPS", "tanh_flow_lut", "tanh_flow",
+    "flow_upsample4", "flow_pad", "warp",
+]
+
+
+def _image(name: str, x, min_ndim: int = 3) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected an integer array, got dtype {x.dtype}")
+    if x.ndim not in (min_ndim, min_ndim + 1):
+        raise ValueError(f"{name}: expected (H, W, C) or (N, H, W, C), got shape {x.shape}")
+    return x
+
+
+def _requant_small(v: np.ndarray, s: int, bits: int, signed: bool) -> np.ndarray:
+    """Exact requant of an integer array, via float when provably exact."""
+    lo, hi = int_range(bits, signed)
+    odt = storage_dtype(bits, signed)
+    amax = max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
+    if abs(s) <= 60 and amax < 2**24:
+        y = v.astype(np.float32)
+        y *= np.float32(2.0 ** -s)
+        np.rint(y, out=y)
+        return np.clip(y, lo, hi, out=y).astype(odt)
+    return np.clip(rshift_rne(v, s), lo, hi).astype(odt)
+
+
+def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:
+    """``requant(a + b, out_exp - in_exp, out_bits, out_signed)`` (batch)."""
+    a = _image("add input a", a)
+    b = _image("add input b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"add: input shapes differ: {a.shape} vs {b.shape}")
+    wide = np.int32 if max(a.dtype.itemsize, b.dtype.itemsize) <= 2 else np.int64
+    return _requant_small(a.astype(wide) + b, int(out_exp) - int(in_exp), out_bits, out_signed)
+
+
+def relu(x, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:
+    """``requant(max(x, 0), out_exp - in_exp, out_bits, out_signed)`` (batch)."""
+    x = _image("relu input", x)
+    return _requant_small(np.maximum(x, 0), int(out_exp) - int(in_exp), out_bits, out_signed)
+
+
+def _split(x: np.ndarray):
+    return x.shape[:-3], x.shape[-3:]
+
+
+def pixel_shuffle(x, r: int) -> np.ndarray:
+    """PyTorch PixelShuffle (CRD): ``out[y*r+i, x*r+j, c] = in[y, x, c*r*r + i*r + j]`` (batch)."""
+    x = _image("pixel_shuffle input", x)
+    lead, (H, W, C) = _split(x)
+    r = int(r)
+    if r < 1 or C % (r * r):
+        raise ValueError(f"pixel_shuffle: {C} channels not divisible by r*r = {r * r}")
+    n = len(lead)
+    y = x.reshape(*lead, H, W, C // (r * r), r, r)
+    y = y.transpose(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*lead, H * r, W * r, C // (r * r))
+
+
+def depth_to_space(x, r: int) -> np.ndarray:
+    """TensorFlow DepthToSpace (DCR): ``out[y*r+i, x*r+j, c] = in[y, x, (i*r+j)*C + c]`` (batch)."""
+    x = _image("depth_to_space input", x)
+    lead, (H, W, C) = _split(x)
+    r = int(r)
+    if r < 1 or C % (r * r):
+        raise ValueError(f"depth_to_space: {C} channels not divisible by r*r = {r * r}")
+    n = len(lead)
+    y = x.reshape(*lead, H, W, r, r, C // (r * r))
+    y = y.transpose(*range(n), n, n + 2, n + 1, n + 3, n + 4)
+    return y.reshape(*lead, H * r, W * r, C // (r * r))
+
+
+def space_to_depth(x, r: int) -> np.ndarray:
+    """TensorFlow SpaceToDepth (DCR): ``out[y, x, (i*r+j)*C + c] = in[y*r+i, x*r+j, c]`` (batch)."""
+    x = _image("space_to_depth input", x)
+    lead, (H, W, C) = _split(x)
+    r = int(r)
+    if r < 1 or H % r or W % r:
+        raise ValueError(f"space_to_depth: size {H}x{W} is not a multiple of r = {r}")
+    n = len(lead)
+    y = x.reshape(*lead, H // r, r, W // r, r, C)
+    y = y.transpose(*range(n), n, n + 2, n + 1, n + 3, n + 4)
+    return y.reshape(*lead, H // r, W // r, r * r * C)
+
+
+def maxpool2(x) -> np.ndarray:
+    """2x2 max pooling, stride 2; H and W must be even (batch)."""
+    x = _image("maxpool2 input", x)
+    lead, (H, W, C) = _split(x)
+    if H % 2 or W % 2:
+        raise ValueError(f"maxpool2: H and W must be even, got {H}x{W}")
+    return x.reshape(*lead, H // 2, 2, W // 2, 2, C).max(axis=(-4, -2))
+
+
+def _up_axis(v: np.ndarray, axis: int) -> np.ndarray:
+    """Interleave (x[i-1] + 3x[i], 3x[i] + x[i+1]) along `axis` (edge clamp), x2 length."""
+    n = v.shape[axis]
+    prev = np.take(v, np.r_[0, np.arange(n - 1)], axis=axis)
+    nxt = np.take(v, np.r_[np.arange(1, n), n - 1], axis=axis)
+    even = prev + 3 * v
+    odd = 3 * v + nxt
+    out = np.stack([even, odd], axis=axis + 1)
+    shape = list(v.shape)
+    shape[axis] = 2 * n
+    return out.reshape(shape)
+
+
+def upsample2x(x) -> np.ndarray:
+    """Bilinear x2 (align_corners=False, edge replicate), exact, one rounding (batch).
+
+    ``out = rshift_rne(sum of the 16ths, 4)`` at the input exponent, same dtype.
+    """
+    x = _image("upsample2x input", x)
+    v = x.astype(np.int64)
+    v = _up_axis(_up_axis(v, v.ndim - 3), v.ndim - 2)
+    return rshift_rne(v, 4).astype(x.dtype)

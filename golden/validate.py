@@ -1,0 +1,206 @@
+"""Structural validation of a bundle manifest + arrays (docs/numerics.md).
+
+`validate` checks everything the golden executor relies on: the flow and
+image parameters, each net's input/output, every layer's fields, that the
+layer graph only references earlier layers, that exponents chain (a
+layer's ``in_exp`` is its producers' ``out_exp``), channel counts, and that
+every referenced array exists with the declared shape, an integer dtype and
+values inside the declared bit width. Failures raise `BundleError`.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["BundleError", "validate", "OP_ARITY", "PASSTHROUGH_OPS"]
+
+SCHEMA = "egvsr.bundle"
+SCHEMA_VERSION = 1
+OP_ARITY = {"conv3x3": 1, "add": 2, "relu": 1, "pixel_shuffle": 1, "depth_to_space": 1,
+            "space_to_depth": 1, "maxpool2": 1, "upsample2x": 1, "tanh_flow": 1}
+#: ops that keep the exponent and the code width of their input
+PASSTHROUGH_OPS = ("pixel_shuffle", "depth_to_space", "space_to_depth", "maxpool2", "upsample2x")
+_UPSAMPLERS = ("bicubic", "bilinear")
+
+
+class BundleError(ValueError):
+    """A bundle (manifest or arrays) violates the contract."""
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+class _Checker:
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, msg: str, fix: str = "re-export the bundle with a fixed quant/export step"):
+        raise BundleError(f"{self.where}: {msg}; {fix}")
+
+    def field(self, d: dict, key: str, kind, ctx: str):
+        if not isinstance(d, dict) or key not in d:
+            self.fail(f"{ctx} lacks field {key!r}")
+        v = d[key]
+        ok = {"int": _is_int, "bool": lambda x: isinstance(x, (bool, np.bool_)),
+              "str": lambda x: isinstance(x, str),
+              "num": lambda x: isinstance(x, numbers.Real) and not isinstance(x, bool),
+              "dict": lambda x: isinstance(x, dict), "list": lambda x: isinstance(x, list)}[kind](v)
+        if not ok:
+            self.fail(f"{ctx} field {key!r} must be {kind}, got {v!r}")
+        return v
+
+    def bits(self, v, ctx, signed=True):
+        if not (2 if signed else 1) <= v <= 32:
+            self.fail(f"{ctx} bit width {v} outside the supported 1..32")
+
+    def array(self, arrays, key, shape, bits, narrow, ctx):
+        if not isinstance(key, str) or key not in arrays:
+            self.fail(f"{ctx} references array {key!r} which is missing from the npz",
+                      "re-export the bundle so the npz holds every array the manifest names")
+        a = arrays[key]
+        if a.dtype.kind not in "iu":
+            self.fail(f"array {key!r} has dtype {a.dtype}, expected integer codes")
+        if a.shape != tuple(shape):
+            self.fail(f"array {key!r} has shape {a.shape}, manifest says {tuple(shape)} ({ctx})")
+        hi = (1 << (bits - 1)) - 1
+        lo = -hi if narrow else -hi - 1
+        if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+            self.fail(f"array {key!r} values [{int(a.min())}, {int(a.max())}] exceed the declared "
+                      f"{bits}-bit range [{lo}, {hi}] ({ctx})")
+
+
+def _net_input(c: _Checker, net: str, spec: dict, image: dict) -> dict:
+    ctx = f"{net}.input"
+    ch = c.field(spec, "channels", "int", ctx)
+    bits = c.field(spec, "bits", "int", ctx)
+    signed = c.field(spec, "signed", "bool", ctx)
+    exp = c.field(spec, "exp", "int", ctx)
+    want = 51 if net == "srnet" else 6
+    if ch != want:
+        c.fail(f"{ctx} has {ch} channels, the EGVSR {net} takes {want}")
+    if bits != image["bits"] or signed or exp != image["exp"]:
+        c.fail(f"{ctx} must be the unsigned {image['bits']}-bit image codes at exp {image['exp']}")
+    return {"channels": ch, "out_bits": bits, "out_signed": bool(signed), "out_exp": exp}
+
+
+def _layer(c: _Checker, net: str, L: dict, prod: list, arrays: dict, flow: dict) -> None:
+    name = L["name"]
+    ctx = f"{net} layer {name!r}"
+    op = L["op"]
+    ch = c.field(L, "channels", "int", ctx)
+    in_exp = c.field(L, "in_exp", "int", ctx)
+    out_exp = c.field(L, "out_exp", "int", ctx)
+    out_bits = c.field(L, "out_bits", "int", ctx)
+    out_signed = c.field(L, "out_signed", "bool", ctx)
+    c.bits(out_bits, ctx, out_signed)
+    for p, pname in zip(prod, L["inputs"]):
+        if p["out_exp"] != in_exp:
+            c.fail(f"{ctx} has in_exp {in_exp} but its input {pname!r} has out_exp {p['out_exp']}")
+    p0 = prod[0]
+    if op == "conv3x3":
+        cin = c.field(L, "cin", "int", ctx)
+        cout = c.field(L, "cout", "int", ctx)
+        c.field(L, "w_exp", "int", ctx)
+        w_bits = c.field(L, "w_bits", "int", ctx)
+        b_bits = c.field(L, "b_bits", "int", ctx)
+        act = c.field(L, "act", "str", ctx)
+        c.bits(w_bits, ctx)
+        c.bits(b_bits, ctx)
+        if act not in ("none", "relu", "leaky"):
+            c.fail(f"{ctx} act {act!r} is not one of none|relu|leaky")
+        if act == "leaky" and c.field(L, "leaky_shift", "int", ctx) < 0:
+            c.fail(f"{ctx} leaky_shift must be >= 0")
+        if cin != p0["channels"]:
+            c.fail(f"{ctx} cin {cin} but its input {L['inputs'][0]!r} has {p0['channels']} channels")
+        if cout != ch:
+            c.fail(f"{ctx} cout {cout} differs from channels {ch}")
+        c.array(arrays, L.get("weight"), (cout, cin, 3, 3), w_bits, True, ctx + " weight")
+        c.array(arrays, L.get("bias"), (cout,), b_bits, False, ctx + " bias")
+        return
+    if op == "add":
+        if not p0["channels"] == prod[1]["channels"] == ch:
+            c.fail(f"{ctx} adds {p0['channels']} and {prod[1]['channels']} channels into {ch}")
+        return
+    if op in ("relu", "maxpool2", "upsample2x") and ch != p0["channels"]:
+        c.fail(f"{ctx} has {ch} channels but its input has {p0['channels']}")
+    if op in ("pixel_shuffle", "depth_to_space", "space_to_depth"):
+        r = c.field(L, "factor", "int", ctx)
+        want = p0["channels"] * r * r if op == "space_to_depth" else p0["channels"] // (r * r)
+        if r < 1 or (op != "space_to_depth" and p0["channels"] % (r * r)) or ch != want:
+            c.fail(f"{ctx} factor {r} maps {p0['channels']} input channels to {want}, not {ch}")
+    if op in PASSTHROUGH_OPS:
+        if (out_exp, out_bits, bool(out_signed)) != (in_exp, p0["out_bits"], p0["out_signed"]):
+            c.fail(f"{ctx} ({op}) must keep its input's exponent and code type "
+                   f"(exp {in_exp}, {p0['out_bits']} bits, signed={p0['out_signed']})")
+    if op == "tanh_flow":
+        if ch != 2 or p0["channels"] != 2:
+            c.fail(f"{ctx} needs a 2-channel input and output")
+        if not p0["out_signed"] or p0["out_bits"] > 16:
+            c.fail(f"{ctx} input must be signed codes of at most 16 bits")
+        if out_bits != 16 or not out_signed or out_exp != -flow["lr_frac_bits"]:
+            c.fail(f"{ctx} output must be int16 at exp -lr_frac_bits = {-flow['lr_frac_bits']}")
+
+
+def _net(c: _Checker, net: str, spec: dict, arrays: dict, image: dict, flow: dict) -> None:
+    known = {"input": _net_input(c, net, c.field(spec, "input", "dict", net), image)}
+    layers = c.field(spec, "layers", "list", net)
+    output = c.field(spec, "output", "str", net)
+    if not layers:
+        c.fail(f"{net} has no layers")
+    for i, L in enumerate(layers):
+        name = c.field(L, "name", "str", f"{net} layer #{i}")
+        if name in known:
+            c.fail(f"{net} layer name {name!r} is used twice (or is the reserved 'input')")
+        op = c.field(L, "op", "str", f"{net} layer {name!r}")
+        if op not in OP_ARITY:
+            c.fail(f"{net} layer {name!r} has unknown op {op!r} (known: {sorted(OP_ARITY)})")
+        inputs = c.field(L, "inputs", "list", f"{net} layer {name!r}")
+        if len(inputs) != OP_ARITY[op]:
+            c.fail(f"{net} layer {name!r} ({op}) takes {OP_ARITY[op]} input(s), got {inputs}")
+        for src in inputs:
+            if src not in known:
+                c.fail(f"{net} layer {name!r} reads {src!r}, which is not 'input' or an earlier layer")
+        _layer(c, net, L, [known[s] for s in inputs], arrays, flow)
+        known[name] = L
+    if output not in known or output == "input":
+        c.fail(f"{net} output {output!r} is not one of its layers")
+    out = known[output]
+    if net == "srnet" and (out["channels"], out["out_bits"], bool(out["out_signed"]),
+                           out["out_exp"]) != (3, image["bits"], False, image["exp"]):
+        c.fail(f"srnet output {output!r} must be 3 unsigned {image['bits']}-bit channels "
+               f"at exp {image['exp']} (the output pixel codes)")
+    if net == "fnet" and out["op"] != "tanh_flow":
+        c.fail(f"fnet output {output!r} must be a tanh_flow layer")
+
+
+def validate(manifest: dict, arrays: dict, where: str = "bundle") -> None:
+    """Raise `BundleError` unless `manifest` + `arrays` form a valid schema-1 bundle."""
+    c = _Checker(where)
+    if not isinstance(manifest, dict):
+        c.fail("manifest must be a dict")
+    if manifest.get("schema") != SCHEMA or manifest.get("schema_version") != SCHEMA_VERSION:
+        c.fail(f"schema {manifest.get('schema')!r} version {manifest.get('schema_version')!r} is "
+               f"not {SCHEMA!r} {SCHEMA_VERSION}", "use a bundle written for this egvsr version")
+    for key, a in arrays.items():
+        if np.asarray(a).dtype.kind not in "iu":
+            c.fail(f"array {key!r} has dtype {np.asarray(a).dtype}; bundles hold integer codes only")
+    if manifest.get("scale", 4) != 4:
+        c.fail(f"scale {manifest.get('scale')!r} is not 4 (the only EGVSR scale)")
+    image = c.field(manifest, "image", "dict", "manifest")
+    c.field(image, "bits", "int", "image")
+    c.field(image, "exp", "int", "image")
+    if image["bits"] != 8:
+        c.fail(f"image.bits is {image['bits']}; images are uint8 codes (bits 8)")
+    flow = c.field(manifest, "flow", "dict", "manifest")
+    if c.field(flow, "max_velocity", "num", "flow") <= 0:
+        c.fail("flow.max_velocity must be > 0")
+    lfb = c.field(flow, "lr_frac_bits", "int", "flow")
+    hfb = c.field(flow, "hr_frac_bits", "int", "flow")
+    if not (0 <= lfb <= 14 and 0 <= hfb <= 12):
+        c.fail(f"flow frac bits out of range (lr {lfb} in 0..14, hr {hfb} in 0..12)")
+    if c.field(flow, "upsampler", "str", "flow") not in _UPSAMPLERS:
+        c.fail(f"flow.upsampler {flow['upsampler']!r} is not one of {_UPSAMPLERS}")
+    for net in ("srnet", "fnet"):
+        _net(c, net, c.field(manifest, net, "dict", "manifest"), arrays, image, flow)
