@@ -135,3 +135,34 @@ def test_bad_shapes():
         degrade.bd_degrade(np.zeros((8, 8, 3), np.float32))  # smaller than the kernel
     with pytest.raises(ValueError):
         degrade.bicubic_upscale(np.zeros((8, 8), np.float32))
+
+
+def test_bicubic_bd_alignment_matches_egvsr_tap_table():
+    # REFERENCE: phase p taps = M @ [1, s, s^2, s^3], s = p/4, a = -0.75, on the
+    # input replicate-padded by 1 (left) and 2 (right); in 1/256 units
+    # p0 (0,256,0,0), p1 (-27,225,67,-9), p2 (-24,152,152,-24), p3 (-9,67,225,-27)
+    a = -0.75
+    M = np.array([[0, a, -2 * a, a], [1, 0, -(a + 3), a + 2],
+                  [0, -a, 2 * a + 3, -(a + 2)], [0, 0, a, -a]])
+    taps = np.array([M @ np.array([1, s, s * s, s ** 3]) for s in (0, .25, .5, .75)])
+    np.testing.assert_allclose(np.round(taps * 256),
+                               [[0, 256, 0, 0], [-27, 225, 67, -9], [-24, 152, 152, -24], [-9, 67, 225, -27]])
+    x = np.random.default_rng(6).random(11)
+    pad = np.concatenate([x[:1], x, x[-1:], x[-1:]])
+    want = np.array([taps[p] @ pad[i:i + 4] for i in range(11) for p in range(4)])
+    img = np.broadcast_to(x[None, :, None], (3, 11, 1)).astype(np.float32)
+    got = degrade.bicubic_upscale(img, 4, align="bd")[5, :, 0]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_bicubic_bd_alignment_beats_torch_alignment_on_bd_data():
+    skdata = pytest.importorskip("skimage.data")
+    from egvsr.model import metrics
+
+    gt = skdata.astronaut()[100:261, 100:261]
+    lr, gtc = degrade.bd_degrade(gt)
+    p_bd = metrics.psnr_y(degrade.to_uint8(degrade.bicubic_upscale(lr, align="bd")), degrade.to_uint8(gtc))
+    p_torch = metrics.psnr_y(degrade.to_uint8(degrade.bicubic_upscale(lr)), degrade.to_uint8(gtc))
+    assert p_bd > p_torch + 1.0
+    with pytest.raises(ValueError, match="align"):
+        degrade.bicubic_upscale(lr, align="centre")
