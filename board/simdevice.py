@@ -216,13 +216,8 @@ class SimDevice(_PynqDevice):
 
     # --- pynq.Device interface -------------------------------------------
     def get_bitfile_metadata(self, bitfile_name, partial=False):
-        meta = _meta.read_meta(bitfile_name)
-        if meta["board"] != "sim":
-            raise OverlayError(
-                f"{bitfile_name} is built for board {meta['board']!r}; the "
-                "simulated device only loads simulated overlays "
-                "(make_sim_overlay)")
-        return _SimParser(meta)
+        # any EGVSR overlay can be simulated from its metadata alone
+        return _SimParser(_meta.read_meta(bitfile_name))
 
     def download(self, bitstream, parser=None):
         """"Program" the simulated fabric: build the IP models."""
@@ -274,6 +269,9 @@ class SimDevice(_PynqDevice):
     def _build(self, meta, bitfile_name):
         self.close()
         bundle = self.bundle
+        if bundle is not None and getattr(bundle, "sha256", None) != \
+                meta["bundle_sha256"] and meta.get("sim", {}).get("bundle_path"):
+            bundle = None  # the "hardware" computes with the bundle it was built from
         if bundle is None:
             path = meta.get("sim", {}).get("bundle_path")
             if not path:

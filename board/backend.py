@@ -1,0 +1,131 @@
+"""SRNet on the board (or the simulated device) as a drop-in callable.
+
+``BoardSrnet(bundle)`` is what ``egvsr eval --backend board`` passes as
+``srnet=`` to ``golden.network.run_sequence``: ``x (H, W, 51) uint8 ->
+(4H, 4W, 3) uint8``.  The faster :meth:`BoardSrnet.run_step` takes
+``lr_curr`` and the warped ``hr_prev`` and packs them straight into the DMA
+buffer, with no 51-channel intermediate; :meth:`submit_step` /
+:meth:`collect` split it so host work overlaps the hardware.
+"""
+
+import numpy as np
+
+from .dmastream import FrameStream
+from .errors import FrameSizeError
+from .overlay import load_overlay
+from .streams import pack_step, pack_x
+
+__all__ = ["BoardSrnet"]
+
+
+class BoardSrnet:
+    """SRNet through the AXI DMA of an EGVSR overlay.
+
+    Parameters
+    ----------
+    bundle : golden Bundle
+        Host bundle; must match the overlay's build hash.
+    overlay : str, optional
+        ``.bit`` path (``.hwh`` and ``.egvsr.json`` beside it).  None: on a
+        board ``$EGVSR_OVERLAY``; in simulation a simulated overlay built for
+        the first frame's size (rebuilt if the size changes).
+    simulate : None | bool
+        None picks the board when running on one, else the simulated device.
+    sim_engine : ``'golden'`` | ``'rtl'``
+        Behind the simulated stream: golden numpy SRNet or the RTL sim.
+    timeout : float
+        Seconds per DMA channel before :class:`DmaTimeoutError`.
+    """
+
+    def __init__(self, bundle, overlay=None, simulate=None, sim_engine="golden",
+                 timeout=10.0, threaded=True):
+        self.bundle = bundle
+        self.overlay_path = overlay
+        self.simulate = simulate
+        self.sim_engine = sim_engine
+        self.timeout = timeout
+        self.threaded = threaded
+        self.handle = None
+        self.stream = None
+        if overlay is not None:
+            self._open(None)
+
+    # --- set-up -----------------------------------------------------------
+    def _open(self, lr_size):
+        self.close()
+        self.handle = load_overlay(self.overlay_path, bundle=self.bundle,
+                                   simulate=self.simulate,
+                                   sim_engine=self.sim_engine, lr_size=lr_size,
+                                   threaded=self.threaded)
+        self.stream = FrameStream(self.handle, timeout=self.timeout)
+
+    def ensure(self, h, w):
+        """Make sure the overlay handles ``h x w`` LR frames."""
+        if self.handle is not None and self.handle.lr_size == (h, w):
+            return self.stream
+        if self.handle is None or (self.overlay_path is None
+                                   and self.handle.simulated):
+            self._open((h, w))  # (re)build the auto simulated overlay
+        self.handle.check_frame(h, w)  # FrameSizeError for a fixed overlay
+        return self.stream
+
+    @property
+    def simulated(self):
+        return None if self.handle is None else self.handle.simulated
+
+    @property
+    def in_buf(self):
+        return None if self.stream is None else self.stream.in_buf
+
+    # --- SRNet --------------------------------------------------------------
+    def __call__(self, x):
+        """``x`` (H, W, 51) uint8 -> (4H, 4W, 3) uint8 (a new array)."""
+        x = np.asarray(x)
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 51:
+            raise FrameSizeError(f"SRNet input must be uint8 (H, W, 51), got "
+                                 f"{x.dtype} {x.shape}")
+        st = self.ensure(*x.shape[:2])
+        pack_x(st.in_buf, x)
+        return np.array(st.run())
+
+    def submit_step(self, lr_curr, warped):
+        """Pack ``lr_curr`` + ``space_to_depth(warped)`` into the DMA buffer
+        and start the frame; returns immediately."""
+        h, w = np.shape(lr_curr)[:2]
+        st = self.ensure(h, w)
+        pack_step(st.in_buf, lr_curr, warped)
+        st.submit()
+
+    def collect(self, out=None):
+        """Wait for the submitted frame; copy it into ``out`` (or a new array)."""
+        view = self.stream.collect()
+        if out is None:
+            return np.array(view)
+        out[...] = view
+        return out
+
+    def run_step(self, lr_curr, warped):
+        """SRNet on ``concat(lr_curr, space_to_depth(warped, 4))``."""
+        self.submit_step(lr_curr, warped)
+        return self.collect()
+
+    def close(self):
+        """Release the buffers and the overlay (stops the simulated core)."""
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,193 @@
+"""Load an EGVSR overlay on a board or on the simulated device.
+
+:func:`load_overlay` returns an :class:`EgvsrOverlay`: the ``pynq.Overlay``,
+its build metadata (``<overlay>.egvsr.json``), the AXI DMA driver
+(unmodified ``pynq.lib.dma.DMA``) and the SRNet core found by name, after
+checking that the overlay matches the host's bundle.
+"""
+
+import os
+import tempfile
+import warnings
+
+from . import meta as _meta
+from .errors import (BundleMismatchError, FrameSizeError, NoBoardError,
+                     OverlayError)
+
+__all__ = ["EgvsrOverlay", "load_overlay", "on_board", "bundle_sha256"]
+
+AP_CTRL_START_AUTORESTART = 0x81
+ENV_OVERLAY = "EGVSR_OVERLAY"
+
+
+def _pynq():
+    try:
+        import pynq
+        return pynq
+    except Exception as e:  # ImportError, or pynq failing on this platform
+        raise NoBoardError(f"pynq is not available ({e}); install "
+                           "'egvsr[board]' or use the golden backend") from None
+
+
+def on_board():
+    """True when running on a PYNQ board with an FPGA device."""
+    try:
+        import pynq
+        from pynq.ps import ON_TARGET
+    except Exception:
+        return False
+    if ON_TARGET:
+        return True
+    if not os.environ.get("XILINX_XRT"):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return len(pynq.Device.devices) > 0
+        except Exception:
+            return False
+
+
+def bundle_sha256(bundle):
+    """The hash a bundle is identified by (``Bundle.sha256``) or a hex str."""
+    if isinstance(bundle, str):
+        return bundle
+    sha = getattr(bundle, "sha256", None)
+    if not isinstance(sha, str):
+        raise TypeError(f"expected a golden Bundle or a sha256 string, "
+                        f"got {type(bundle).__name__}")
+    return sha
+
+
+class EgvsrOverlay:
+    """A loaded overlay and its drivers.
+
+    Attributes: ``overlay`` (``pynq.Overlay``), ``meta`` (dict), ``device``,
+    ``simulated`` (bool), ``dma`` (``pynq.lib.dma.DMA``), ``accel``
+    (``pynq.DefaultIP`` of the SRNet core), ``lr_size`` ``(H, W)``.
+    """
+
+    def __init__(self, overlay, meta, device, simulated):
+        self.overlay = overlay
+        self.meta = meta
+        self.device = device
+        self.simulated = simulated
+        self.lr_size = (meta["lr_height"], meta["lr_width"])
+        names = meta["ip"]
+        ip_dict = overlay.ip_dict
+        for role in ("dma", "accel"):
+            if names[role] not in ip_dict:
+                raise OverlayError(
+                    f"{overlay.bitfile_name}: no IP named {names[role]!r} "
+                    f"({role}); the overlay has {sorted(ip_dict)}")
+        if "axi_dma" not in str(ip_dict[names["dma"]].get("type")):
+            raise OverlayError(f"IP {names['dma']!r} is "
+                               f"{ip_dict[names['dma']].get('type')}, not an AXI DMA")
+        self.dma = getattr(overlay, names["dma"])
+        if self.dma.sendchannel is None or self.dma.recvchannel is None:
+            raise OverlayError(f"{names['dma']!r} needs both MM2S and S2MM")
+        self.accel = getattr(overlay, names["accel"])
+        self.check_id()
+        # free-running core: ap_start + auto_restart
+        self.accel.write(0x00, AP_CTRL_START_AUTORESTART)
+
+    def check_id(self):
+        """Compare the ID GPIO (hash in the hardware) with the metadata."""
+        name = self.meta["ip"].get("id")
+        if not name:
+            return
+        if name not in self.overlay.ip_dict:
+            raise OverlayError(f"{self.overlay.bitfile_name}: metadata names an "
+                               f"ID block {name!r} that the overlay lacks")
+        pynq = _pynq()
+        d = self.overlay.ip_dict[name]
+        mmio = pynq.MMIO(d["phys_addr"], d["addr_range"], device=self.device)
+        got = (mmio.read(0x0), mmio.read(0x8))
+        want = _meta.id_words(self.meta["bundle_sha256"])
+        if got != want:
+            raise OverlayError(
+                f"{self.overlay.bitfile_name}: the bitstream's ID "
+                f"{got[0]:08x}{got[1]:08x} does not match its metadata "
+                f"({self.meta['bundle_sha256'][:16]}): wrong .bit/.hwh/.egvsr.json"
+                " combination")
+
+    def check_bundle(self, bundle):
+        """Raise :class:`BundleMismatchError` unless built from ``bundle``."""
+        host = bundle_sha256(bundle)
+        built = self.meta["bundle_sha256"]
+        if host != built:
+            raise BundleMismatchError(
+                f"overlay {os.path.basename(self.overlay.bitfile_name)} was built "
+                f"from bundle {built[:16]}..., the host bundle is {host[:16]}...: "
+                "rebuild the overlay (make bitstream) or load the matching bundle")
+
+    def check_frame(self, h, w):
+        """Raise :class:`FrameSizeError` unless ``(h, w)`` is the built size."""
+        if (h, w) != self.lr_size:
+            raise FrameSizeError(
+                f"LR frame {h}x{w} (HxW) but the overlay was built for "
+                f"{self.lr_size[0]}x{self.lr_size[1]}: crop/resize the video or "
+                "build an overlay for this size")
+
+    def close(self):
+        """Stop the core and, in simulation, the simulated device."""
+        try:
+            self.accel.write(0x00, 0)
+        except Exception:
+            pass
+        if self.simulated and hasattr(self.device, "close"):
+            self.device.close()
+
+
+def load_overlay(path=None, bundle=None, simulate=None, sim_engine="golden",
+                 lr_size=None, device=None, workdir=None, threaded=True):
+    """Load (download) an EGVSR overlay and check it against ``bundle``.
+
+    Parameters
+    ----------
+    path : str, optional
+        ``.bit`` of the overlay (``.hwh`` and ``.egvsr.json`` beside it).
+        Default: ``$EGVSR_OVERLAY``; in simulation a simulated overlay for
+        ``lr_size`` is generated in ``workdir`` (a temp dir by default).
+    bundle : golden Bundle, optional
+        The host bundle; checked against the overlay's metadata.
+    simulate : None | bool
+        None: a real board when running on one, else the simulated device.
+    sim_engine : ``'golden'`` | ``'rtl'`` | callable
+        What computes SRNet behind the simulated stream.
+    """
+    pynq = _pynq()
+    if simulate is None:
+        simulate = not on_board()
+    path = path or os.environ.get(ENV_OVERLAY)
+    if simulate:
+        from .simdevice import SimDevice, make_sim_overlay
+        if path is None:
+            if bundle is None or lr_size is None:
+                raise OverlayError("a simulated overlay needs bundle and lr_size "
+                                   "(or an overlay path)")
+            workdir = workdir or tempfile.mkdtemp(prefix="egvsr_sim_")
+            path = make_sim_overlay(workdir, bundle_sha256(bundle), *lr_size,
+                                    engine=sim_engine)
+        if device is None:
+            device = SimDevice(bundle=None if isinstance(bundle, str) else bundle,
+                               engine=sim_engine, threaded=threaded)
+    else:
+        if path is None:
+            raise OverlayError(f"no overlay given: pass the .bit path or set "
+                               f"${ENV_OVERLAY}")
+        if not on_board() and device is None:
+            raise NoBoardError("no PYNQ board found (pynq.Device.devices is "
+                               "empty); use simulate=True / --backend board-sim")
+    meta = _meta.read_meta(path)
+    if not simulate and meta.get("board") == "sim":
+        raise OverlayError(f"{path} is a simulated overlay (no bitstream); "
+                           "load it with simulate=True")
+    try:
+        ol = pynq.Overlay(str(path), device=device)
+    except (IOError, OSError, ValueError, KeyError) as e:
+        raise OverlayError(f"cannot load overlay {path}: {e}") from e
+    handle = EgvsrOverlay(ol, meta, ol.device, simulate)
+    if bundle is not None:
+        handle.check_bundle(bundle)
+    return handle
