@@ -94,7 +94,7 @@ def evaluate(gt_src, backend, checkpoint=None, preset=None, bundle=None, degrada
     ns = argparse.Namespace(backend=backend, checkpoint=checkpoint, preset=preset, bundle=bundle)
     sr, dt = _run_backend(ns, list(lr_u8), f"eval {backend}")
     sr = __import__("numpy").stack(sr)
-    bic = to_uint8(bicubic_upscale(lr_u8))
+    bic = to_uint8(bicubic_upscale(lr_u8, align="bd" if degradation == "BD" else "torch"))
     res = {"backend": backend, "clip": str(gt_src), "degradation": degradation, "frames": int(len(sr)),
            "lr_size": [int(lr_u8.shape[2]), int(lr_u8.shape[1])],
            "sr": clip_metrics(sr, gt_u8), "bicubic": clip_metrics(bic, gt_u8),

@@ -42,6 +42,7 @@ class TrainConfig:
     device: str = "auto"
     stills: bool = True
     max_side: int = 720
+    time_limit: float = 0.0  # seconds; 0 = none. Stops early with a checkpoint.
     extra: dict = field(default_factory=dict)
 
 
@@ -117,7 +118,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
     if dataset is None:
         dataset = SequenceDataset(seq_len=cfg.seq_len, lr_size=cfg.lr_size, degradation=cfg.degradation,
-                                  length=cfg.iterations * cfg.batch, seed=cfg.seed, stills=cfg.stills,
+                                  length=cfg.iterations * cfg.batch, seed=cfg.seed, stills=None if cfg.stills else (),
                                   max_side=cfg.max_side)
     sampler = torch.utils.data.distributed.DistributedSampler(dataset, seed=cfg.seed) if world > 1 else None
     gen = torch.Generator().manual_seed(cfg.seed + start)
@@ -160,6 +161,19 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                             "best_psnr": best}, tmp)
                 os.replace(tmp, last)
                 save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
+            if cfg.time_limit and time.time() - t0 > cfg.time_limit and it < cfg.iterations:
+                log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")
+                cfg.iterations = it  # final validation + checkpoint below
+                if rank == 0 and validate is not None:
+                    model.eval()
+                    res = validate(model)
+                    model.train()
+                    res.update(iteration=it, loss=loss.item(), seconds=time.time() - t0)
+                    history.append(res)
+                    if res["psnr_y"] > best:
+                        best = res["psnr_y"]
+                        save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
+                    save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
             if it >= cfg.iterations:
                 break
     bar.close()

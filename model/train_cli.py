@@ -24,6 +24,7 @@ def add_train_args(sp, qat: bool = False):
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pth exists")
     sp.add_argument("--no-stills", action="store_true", help="train on the video clips only")
+    sp.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (with a checkpoint)")
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
         sp.add_argument("--init", help="start from these weights (float checkpoint)")
@@ -34,7 +35,8 @@ def config_from_args(args):
     return TrainConfig(iterations=args.iterations, batch=args.batch, seq_len=args.seq_len, lr_size=args.lr_size,
                        lr=args.lr, warp_weight=args.warp_weight, degradation=args.degradation,
                        val_every=args.val_every, val_frames=args.val_frames, ckpt_every=args.val_every,
-                       seed=args.seed, workers=args.workers, device=args.device, stills=not args.no_stills)
+                       seed=args.seed, workers=args.workers, device=args.device, stills=not args.no_stills,
+                       time_limit=args.time_limit)
 
 
 def float_validator(frames: int, degradation: str):
@@ -45,7 +47,7 @@ def float_validator(frames: int, degradation: str):
     from .degrade import bicubic_upscale, to_uint8
     from .metrics import clip_metrics
     lr, gt = val_sequence(frames=frames, degradation=degradation)
-    bic = clip_metrics(to_uint8(bicubic_upscale(lr)), gt)["psnr_y"]
+    bic = clip_metrics(to_uint8(bicubic_upscale(lr, align="bd" if degradation == "BD" else "torch")), gt)["psnr_y"]
 
     def validate(model):
         dev = next(model.parameters()).device
