@@ -53,6 +53,7 @@ class FrameStream:
         self.out_bytes = self.out_buf.nbytes
         self.dma = handle.dma
         self.pending = False
+        self.dirty = False  # set after an error: reload before the next frame
         self.frames = 0
         self.dma_seconds = 0.0
         self._t0 = 0.0
@@ -61,6 +62,8 @@ class FrameStream:
         """Start one frame from ``in_buf`` (already packed) into ``out_buf``."""
         if self.pending:
             raise DmaError("a frame is already in flight; call collect() first")
+        if self.dirty:
+            self.recover()
         self._t0 = time.perf_counter()
         self.dma.recvchannel.transfer(self.out_buf)
         self.dma.sendchannel.transfer(self.in_buf)
@@ -97,6 +100,7 @@ class FrameStream:
         while True:
             sr = ch._mmio.read(ch._offset + 4)
             if sr & 0x70:
+                self.dirty = True
                 self.reset()
                 raise DmaError(f"AXI DMA {what} error, DMASR={sr:#06x}: "
                                + "; ".join(decode_dmasr(sr)))
@@ -105,12 +109,14 @@ class FrameStream:
                 return
             if time.monotonic() > deadline:
                 detail = self._diagnose()
+                self.dirty = True
                 self.reset()
                 raise DmaTimeoutError(
                     f"AXI DMA {what} did not finish within {self.timeout:g} s "
                     f"(DMASR={sr:#06x}). {detail} The stream never delivered "
                     "TLAST: core not running, a frame size the bitstream was not "
-                    "built for, or a hung core. The DMA has been reset.")
+                    "built for, or a hung core. The DMA has been reset; the "
+                    "overlay is reloaded before the next frame.")
             time.sleep(pause)
             pause = min(pause * 2 or 2e-5, 1e-3)
 
@@ -133,6 +139,12 @@ class FrameStream:
                 break
         self.dma.sendchannel.start()
         self.dma.recvchannel.start()
+
+    def recover(self):
+        """Reload the overlay (fresh core and DMA) after an error."""
+        self.handle.reload()
+        self.pending = False
+        self.dirty = False
 
     def close(self):
         """Release the buffers (pynq frees them when unreferenced)."""

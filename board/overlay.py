@@ -91,6 +91,15 @@ class EgvsrOverlay:
         # free-running core: ap_start + auto_restart
         self.accel.write(0x00, AP_CTRL_START_AUTORESTART)
 
+    def reload(self):
+        """Download the bitstream again: resets the core and the DMA (after a
+        timeout the core may hold part of a frame) and restarts the core."""
+        self.overlay.download()
+        self.dma.sendchannel.start()
+        self.dma.recvchannel.start()
+        self.check_id()
+        self.accel.write(0x00, AP_CTRL_START_AUTORESTART)
+
     def check_id(self):
         """Compare the ID GPIO (hash in the hardware) with the metadata."""
         name = self.meta["ip"].get("id")
