@@ -13,7 +13,8 @@ casting integral values is exact.
 The image is processed in row strips (bounded memory, cache friendly):
 per strip the three horizontal taps are gathered into a (rows+2, W, 3*C)
 block, and the three vertical taps are three matmuls on contiguous row
-ranges of that block.
+ranges of that block. Convs with few output channels (the HR ``conv_out``)
+use a planar im2col with the weights on the left instead.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from .fixed import int_range, rshift_rne, storage_dtype
 
-__all__ = ["conv3x3", "conv3x3_acc", "ACTS"]
+__all__ = ["conv3x3", "conv3x3_acc", "requant_float", "ACTS"]
 
 ACTS = ("none", "relu", "leaky")
 _STRIP_BYTES = 3 << 20  # target size of one strip's tap block
@@ -76,6 +77,14 @@ def _pick_dtype(x, w, b) -> np.dtype:
 
 def _strips(x, w, b, dt):
     """Yield (y0, rows, acc) with acc = exact (rows*W, Cout) accumulator incl. bias."""
+    if w.shape[0] < 8:
+        yield from _strips_planar(x, w, b, dt)
+    else:
+        yield from _strips_rows(x, w, b, dt)
+
+
+def _strips_rows(x, w, b, dt):
+    """Channels-last strips: acc = sum_dy taps[dy] (rows*W, 3C) @ w3[dy] (3C, Cout)."""
     H, W, C = x.shape
     O = w.shape[0]
     # weight rows ordered (dy, dx, c) to match the strip layout
@@ -100,6 +109,26 @@ def _strips(x, w, b, dt):
         yield y0, s, acc
 
 
+def _strips_planar(x, w, b, dt):
+    """Few output channels (e.g. the HR conv_out): acc.T = w (Cout, 9C) @ cols (9C, rows*W)."""
+    H, W, C = x.shape
+    O = w.shape[0]
+    wm = w.reshape(O, 9 * C).astype(dt)
+    bias = b.astype(dt)
+    xp = np.zeros((C, H + 2, W + 2), dt)
+    xp[:, 1:-1, 1:-1] = np.moveaxis(x, -1, 0)
+    rows = int(max(1, min(H, (_STRIP_BYTES * 2 // 3) // max(1, 9 * C * W * dt.itemsize))))
+    cols = np.empty((C, 3, 3, rows, W), dt)
+    for y0 in range(0, H, rows):
+        s = min(rows, H - y0)
+        for dy in range(3):
+            for dx in range(3):
+                cols[:, dy, dx, :s] = xp[:, y0 + dy:y0 + dy + s, dx:dx + W]
+        acc = (wm @ cols[:, :, :, :s].reshape(9 * C, s * W)).T
+        acc += bias
+        yield y0, s, acc
+
+
 def conv3x3_acc(x, w_oihw, b=None) -> np.ndarray:
     """Exact int64 accumulator ``b[o] + sum w[o,c,dy,dx] * x[y+dy-1, x+dx-1, c]``.
 
@@ -117,17 +146,26 @@ def conv3x3_acc(x, w_oihw, b=None) -> np.ndarray:
     return out
 
 
-def _requant_float(acc, s, leaky, lo, hi):
-    """In-place exact requant of an integral float array (see module doc)."""
+def requant_float(acc, s: int, leaky, lo: int, hi: int) -> np.ndarray:
+    """Exact in-place requant of an integral float array (see module doc).
+
+    ``rint(acc * 2**-s)`` (``2**-(s+leaky)`` where acc < 0 if `leaky` is
+    not None) then clip to [lo, hi]. Returns a float array, or int64 when
+    the clip bounds are not exactly representable in the float type.
+    """
+    one = acc.dtype.type
     if leaky is None:
-        acc *= acc.dtype.type(2.0 ** -s)
+        acc *= one(2.0 ** -s)
     else:
         neg = acc < 0
-        acc *= acc.dtype.type(2.0 ** -s)
-        np.multiply(acc, acc.dtype.type(2.0 ** -leaky), out=acc, where=neg)
+        acc *= one(2.0 ** -s)
+        np.multiply(acc, one(2.0 ** -leaky), out=acc, where=neg)
     np.rint(acc, out=acc)
-    np.clip(acc, lo, hi, out=acc)
-    return acc
+    limit = 2 ** (np.finfo(acc.dtype).nmant + 1)
+    if -limit <= lo and hi <= limit:
+        return np.clip(acc, lo, hi, out=acc)
+    np.clip(acc, -(2.0**62), 2.0**62, out=acc)
+    return np.clip(acc.astype(np.int64), lo, hi)
 
 
 def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
@@ -163,7 +201,7 @@ def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
         if act == "relu":
             np.maximum(acc, 0, out=acc)
         if dt.kind == "f":
-            res = _requant_float(acc, s, leaky, lo, hi)
+            res = requant_float(acc, s, leaky, lo, hi)
         else:
             if leaky is None:
                 res = rshift_rne(acc, s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import ACTS, conv3x3, conv3x3_acc
+from .conv import ACTS, conv3x3, conv3x3_acc, requant_float
 from .fixed import int_range, rshift_rne, storage_dtype
 from .flowops import FLOW_TAPS, flow_pad, flow_upsample4, tanh_flow, tanh_flow_lut, warp
 
@@ -34,10 +34,7 @@ def _requant_small(v: np.ndarray, s: int, bits: int, signed: bool) -> np.ndarray
     odt = storage_dtype(bits, signed)
     amax = max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
     if abs(s) <= 60 and amax < 2**24:
-        y = v.astype(np.float32)
-        y *= np.float32(2.0 ** -s)
-        np.rint(y, out=y)
-        return np.clip(y, lo, hi, out=y).astype(odt)
+        return requant_float(v.astype(np.float32), s, None, lo, hi).astype(odt)
     return np.clip(rshift_rne(v, s), lo, hi).astype(odt)
 
 
