@@ -1,0 +1,269 @@
+"""QONNX -> hls4ml project (Vitis backend, io_stream, channels-last).
+
+- `name_and_check(model, bundle)`: renames the QONNX nodes after the bundle's
+  layers (``conv_in``, ``rb0_conv1``, ..., ``pixel_shuffle``; hls4ml then
+  calls the conv cores ``Conv2D_<name>``) and checks that the QONNX implements
+  the bundle: same layer sequence, same integer weights and biases, same
+  power-of-two exponents and bit widths. A mismatch raises `QonnxMismatch`.
+- `convert(...)`: hls4ml conversion with types derived from the Quant nodes
+  (hls4ml's QONNX flow: ``ap_fixed``/``ap_ufixed`` with ``AP_RND_CONV`` and
+  ``AP_SAT``; the accumulators are exact), Resource strategy with the chosen
+  reuse factor per conv layer, the DepthToSpace extension, and FIFO depths
+  set from the pipeline latency (`fifo.size_fifos`).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from onnx import numpy_helper
+
+from . import extension
+from .qonnx_prep import prepare
+
+__all__ = ["QonnxMismatch", "name_and_check", "convert", "hls_layer_map", "quiet", "fixed_type"]
+
+
+class QonnxMismatch(ValueError):
+    """The QONNX model does not implement the bundle it is paired with."""
+
+
+@contextlib.contextmanager
+def quiet(enabled: bool = True):
+    """Silence hls4ml/qonnx's prints (stdout) while converting/compiling."""
+    if not enabled:
+        yield
+        return
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        yield buf
+
+
+def _init(model, name):
+    v = model.get_initializer(name)
+    if v is None:
+        p = model.find_producer(name)
+        raise QonnxMismatch(f"tensor {name!r} is not a constant (produced by {p.op_type if p else '?'})")
+    return np.asarray(v, np.float64)
+
+
+def _quant_params(model, node):
+    scale = _init(model, node.input[1]).reshape(-1)
+    zp = _init(model, node.input[2]).reshape(-1)
+    bits = int(_init(model, node.input[3]).reshape(-1)[0])
+    attrs = {a.name: a for a in node.attribute}
+    signed = bool(attrs["signed"].i) if "signed" in attrs else True
+    narrow = bool(attrs["narrow"].i) if "narrow" in attrs else False
+    if np.any(zp != 0):
+        raise QonnxMismatch(f"Quant {node.name!r} has a non-zero zero point; the contract is symmetric")
+    if scale.size != 1:
+        raise QonnxMismatch(f"Quant {node.name!r} has a per-channel scale; the contract uses per-tensor "
+                            "power-of-two scales (Int8WeightPerTensorFixedPoint)")
+    e = np.log2(scale[0])
+    if scale[0] <= 0 or e != np.round(e):
+        raise QonnxMismatch(f"Quant {node.name!r} scale {scale[0]!r} is not a power of two; use fixed-point "
+                            "(power-of-two) Brevitas quantizers")
+    return int(round(e)), bits, signed, narrow
+
+
+def _consumers(model, tensor):
+    return model.find_consumers(tensor) or []
+
+
+def _single_consumer(model, node, op_types):
+    cons = _consumers(model, node.output[0])
+    if len(cons) == 1 and cons[0].op_type in op_types:
+        return cons[0]
+    return None
+
+
+def _topo(model):
+    return list(model.graph.node)  # qonnx cleanup / SortGraph keep the graph topologically sorted
+
+
+def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None = None,
+                   in_spec: dict | None = None) -> dict:
+    """Rename `model`'s nodes after the bundle layers and verify it implements them.
+
+    `layers`: the bundle layer names the model holds (default: the whole net).
+    `in_spec`: {bits, signed, exp} of the model input (default: the net input).
+    Returns {bundle layer name: ONNX node name}.
+    """
+    from .bundle_qonnx import producer_specs
+
+    specs = producer_specs(bundle, net)
+    wanted = [L for L in bundle.layers(net) if layers is None or L["name"] in layers]
+    nodes = _topo(model)
+    kinds = {"conv3x3": ("Conv",), "add": ("Add",), "relu": ("Relu",),
+             "pixel_shuffle": ("DepthToSpace",), "depth_to_space": ("DepthToSpace",)}
+    compute = [n for n in nodes if n.op_type in ("Conv", "Add", "DepthToSpace")
+               or (n.op_type == "Relu" and (model.find_producer(n.input[0]) is None
+                                            or model.find_producer(n.input[0]).op_type != "Conv"))]
+    sig_q = [n.op_type for n in compute]
+    sig_b = [kinds.get(L["op"], ("?" + L["op"],))[0] for L in wanted]
+    if sig_q != sig_b:
+        raise QonnxMismatch(f"bundle/QONNX mismatch: the QONNX computes {sig_q} but the bundle's "
+                            f"{net} layers {[L['name'] for L in wanted]} need {sig_b}; export the QONNX "
+                            "and the bundle from the same quantized model")
+    # input quantizer
+    inp = model.graph.input[0].name
+    qin = [n for n in _consumers(model, inp) if n.op_type == "Quant"]
+    spec = in_spec or specs[wanted[0]["inputs"][0]]
+    if qin:
+        e, bits, signed, _ = _quant_params(model, qin[0])
+        if (e, bits, signed) != (spec["exp"], spec["bits"], bool(spec["signed"])):
+            raise QonnxMismatch(f"bundle/QONNX mismatch: input quantizer is {bits}-bit signed={signed} "
+                                f"exp {e}, the bundle expects {spec['bits']}-bit signed={spec['signed']} "
+                                f"exp {spec['exp']}")
+        qin[0].name = "input_quant"
+    mapping = {}
+    used = set()
+
+    def rename(node, name):
+        base, k = name, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        node.name = name
+
+    for L, n in zip(wanted, compute):
+        name = L["name"]
+        rename(n, name)
+        mapping[name] = n.name
+        last = n
+        if L["op"] == "conv3x3":
+            wq = model.find_producer(n.input[1])
+            bq = model.find_producer(n.input[2]) if len(n.input) > 2 else None
+            if wq is None or wq.op_type != "Quant":
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} weights are not quantized by a Quant node")
+            e, bits, signed, narrow = _quant_params(model, wq)
+            if (e, bits, signed) != (L["w_exp"], L["w_bits"], True):
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} weight quantizer {bits}-bit exp {e}, "
+                                    f"bundle says {L['w_bits']}-bit exp {L['w_exp']}")
+            w = _init(model, wq.input[0])
+            w_codes = np.round(w * 2.0 ** -e)
+            ref = bundle.arrays[L["weight"]].astype(np.float64)  # OIHW
+            if w_codes.shape == ref.shape:
+                cand = [w_codes]
+            else:
+                cand = [np.transpose(w_codes, (0, 3, 1, 2))] if w_codes.ndim == 4 else []
+            if not cand or cand[0].shape != ref.shape:
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} weight shape {w.shape} vs bundle "
+                                    f"{ref.shape} (OIHW)")
+            if not np.array_equal(np.clip(cand[0], -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1), ref):
+                bad = int(np.sum(cand[0] != ref))
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has {bad} weight codes that differ "
+                                    "from the bundle; export both from the same model")
+            rename(wq, name + "_wq")
+            acc_exp = int(L["in_exp"]) + int(L["w_exp"])
+            if bq is not None and bq.op_type == "Quant":
+                e, bits, signed, _ = _quant_params(model, bq)
+                b = _init(model, bq.input[0])
+                b_codes = np.round(b * 2.0 ** -acc_exp)
+                if e != acc_exp or not np.array_equal(b_codes, bundle.arrays[L["bias"]].astype(np.float64)):
+                    raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} bias differs from the bundle "
+                                        f"(QONNX exp {e}, bundle acc_exp {acc_exp})")
+                rename(bq, name + "_bq")
+            elif bq is not None:
+                raise QonnxMismatch(f"conv {name!r}: bias is not quantized by a Quant node (use Int32Bias)")
+            elif np.any(bundle.arrays[L["bias"]] != 0):
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has no bias in the QONNX")
+            act = _single_consumer(model, n, ("Relu", "LeakyRelu"))
+            if L["act"] == "none" and act is not None:
+                raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} is followed by {act.op_type}, bundle act none")
+            if L["act"] != "none":
+                if act is None:
+                    raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has no activation, bundle act {L['act']}")
+                rename(act, name + "_" + L["act"])
+                last = act
+        if L["op"] in ("pixel_shuffle", "depth_to_space"):
+            r = next(a.i for a in n.attribute if a.name == "blocksize")
+            mode = next((a.s.decode() for a in n.attribute if a.name == "mode"), "DCR")
+            want_mode = "CRD" if L["op"] == "pixel_shuffle" else "DCR"
+            if r != L["factor"] or mode != want_mode:
+                raise QonnxMismatch(f"bundle/QONNX mismatch: {name!r} is DepthToSpace({r}, {mode}), bundle "
+                                    f"{L['op']}({L['factor']}) = DepthToSpace({L['factor']}, {want_mode})")
+            continue
+        oq = _single_consumer(model, last, ("Quant",))
+        if oq is None:
+            raise QonnxMismatch(f"bundle/QONNX mismatch: layer {name!r} output is not quantized by one Quant node")
+        e, bits, signed, _ = _quant_params(model, oq)
+        if (e, bits, signed) != (L["out_exp"], L["out_bits"], bool(L["out_signed"])):
+            raise QonnxMismatch(f"bundle/QONNX mismatch: layer {name!r} output quantizer {bits}-bit "
+                                f"signed={signed} exp {e}, bundle {L['out_bits']}-bit signed={L['out_signed']} "
+                                f"exp {L['out_exp']}")
+        rename(oq, name + "_quant")
+    return mapping
+
+
+def fixed_type(bits: int, signed: bool, exp: int) -> str:
+    """hls4ml precision string of `bits`-bit codes at exponent `exp` (RND_CONV, SAT)."""
+    return f"{'fixed' if signed else 'ufixed'}<{bits},{bits + exp},RND_CONV,SAT>"
+
+
+def hls_layer_map(hls_model) -> dict:
+    """hls4ml layer name -> bundle layer name (or '' for glue layers)."""
+    out = {}
+    for layer in hls_model.get_layers():
+        n = layer.name
+        base = n
+        for pre in ("zp2d_", "Conv2D_", "clone_"):
+            if base.startswith(pre):
+                base = base[len(pre):]
+        for suf in ("_quant", "_relu", "_leaky"):
+            if base.endswith(suf):
+                base = base[: -len(suf)]
+        out[n] = base
+    return out
+
+
+def convert(model, output_dir, project_name: str = "egvsr_srnet", part: str = "xck26-sfvc784-2LV-c",
+            clock_period_ns: float = 3.333, reuse: dict | None = None, pixels_per_beat: int = 1,
+            fifo_depths=None, verbose: bool = False):
+    """hls4ml ModelGraph (written, not compiled) of a named, prepared QONNX model.
+
+    `reuse`: {bundle conv name: reuse factor}. `fifo_depths`: callable(hls_model) ->
+    {variable name: depth} applied to the stream pragmas (default `fifo.size_fifos`).
+    """
+    import hls4ml
+
+    from .fifo import apply_fifo_depths, size_fifos
+
+    extension.register()
+    model = prepare(model)
+    reuse = reuse or {}
+    with quiet(not verbose):
+        cfg = hls4ml.utils.config_from_onnx_model(model, granularity="name", backend="Vitis",
+                                                  default_precision="fixed<16,6>", default_reuse_factor=1)
+    cfg["Model"]["Strategy"] = "Resource"
+    names = cfg.setdefault("LayerName", {})
+    for n in model.graph.node:
+        if n.op_type == "Conv":
+            names.setdefault(n.name, {})
+            names[n.name]["ReuseFactor"] = int(reuse.get(n.name, 1))
+            names[n.name]["Strategy"] = "Resource"
+        if n.op_type == "DepthToSpace":
+            names.setdefault(n.name, {})["PixelsPerBeat"] = int(pixels_per_beat)
+    # The input stream carries the input quantizer's codes: give it that exact type.
+    inp = model.graph.input[0].name
+    qin = [n for n in (model.find_consumers(inp) or []) if n.op_type == "Quant"]
+    if qin:
+        e, bits, signed, _ = _quant_params(model, qin[0])
+        names.setdefault(inp, {})["Precision"] = {"result": fixed_type(bits, signed, e)}
+    with quiet(not verbose):
+        hm = hls4ml.converters.convert_from_onnx_model(
+            model, output_dir=str(output_dir), project_name=project_name, io_type="io_stream",
+            backend="Vitis", part=part, clock_period=clock_period_ns, hls_config=cfg)
+    for layer in hm.get_layers():
+        if layer.class_name == "DepthToSpace":
+            layer.get_output_variable().type.precision = layer.get_input_variable().type.precision
+    depths = (fifo_depths or size_fifos)(hm)
+    apply_fifo_depths(hm, depths)
+    hm._egvsr_fifo_depths = depths
+    with quiet(not verbose):
+        hm.write()
+    return hm

@@ -1,0 +1,132 @@
+"""QONNX preparation for hls4ml: cleanup, channels-last, DepthToSpace rewrite.
+
+`prepare(model)` accepts a raw Brevitas QONNX export (NCHW), or a model that
+is already cleaned and channels-last (what `quant.export.export_qonnx_srnet`
+writes), and returns a `ModelWrapper` that hls4ml's ONNX frontend reads:
+
+1. ``qonnx.util.cleanup.cleanup_model`` and
+   ``ConvertToChannelsLastAndClean(make_input_channels_last=True)`` (skipped
+   when the graph already has channels-last nodes),
+2. every ``Transpose(perm=0,3,1,2) -> DepthToSpace`` pair (qonnx leaves
+   DepthToSpace channels-first) becomes one channels-last DepthToSpace node
+   in the ``egvsr.channels_last`` domain (read by `extension`), and a final
+   NHWC->NCHW transpose in front of a graph output is dropped, so the graph
+   output is NHWC like the HLS stream.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from .extension import CL_DOMAIN
+
+__all__ = ["prepare", "channels_last_depth_to_space", "quant_nodes"]
+
+_QONNX_CL = "qonnx.custom_op.channels_last"
+
+
+def _perm(node):
+    for a in node.attribute:
+        if a.name == "perm":
+            return list(a.ints)
+    return None
+
+
+def _is_channels_last(model: ModelWrapper) -> bool:
+    return any(n.domain == _QONNX_CL for n in model.graph.node) or any(
+        n.domain == CL_DOMAIN for n in model.graph.node)
+
+
+def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
+    """Rewrite Transpose(NHWC->NCHW) -> DepthToSpace into a channels-last DepthToSpace."""
+    g = model.graph
+    changed = True
+    while changed:
+        changed = False
+        for d2s in list(g.node):
+            if d2s.op_type != "DepthToSpace" or d2s.domain == CL_DOMAIN:
+                continue
+            tr = model.find_producer(d2s.input[0])
+            if tr is None or tr.op_type != "Transpose" or _perm(tr) != [0, 3, 1, 2]:
+                raise ValueError(
+                    f"DepthToSpace {d2s.name!r} is not fed by an NHWC->NCHW Transpose; "
+                    "convert the model with ConvertToChannelsLastAndClean(make_input_channels_last=True) first")
+            n, c, h, w = model.get_tensor_shape(d2s.input[0])
+            r = next(a.i for a in d2s.attribute if a.name == "blocksize")
+            mode = next((a.s.decode() for a in d2s.attribute if a.name == "mode"), "DCR")
+            nhwc_in = tr.input[0]
+            nchw_out = d2s.output[0]
+            nhwc_out = nchw_out + "_nhwc"
+            new = helper.make_node("DepthToSpace", [nhwc_in], [nhwc_out], name=d2s.name or "DepthToSpace",
+                                   domain=CL_DOMAIN, blocksize=r, mode=mode)
+            back = helper.make_node("Transpose", [nhwc_out], [nchw_out], name=(d2s.name or "d2s") + "_to_nchw",
+                                    perm=[0, 3, 1, 2])
+            idx = list(g.node).index(d2s)
+            g.node.remove(d2s)
+            g.node.insert(idx, back)
+            g.node.insert(idx, new)
+            model.set_tensor_shape(nhwc_out, [n, h * r, w * r, c // (r * r)])
+            if len(model.find_consumers(tr.output[0]) or []) == 0:
+                g.node.remove(tr)
+            changed = True
+            break
+    # Drop an NHWC->NCHW transpose that only feeds a graph output.
+    outs = {o.name: o for o in g.output}
+    for node in list(g.node):
+        if node.op_type == "Transpose" and _perm(node) == [0, 3, 1, 2] and node.output[0] in outs:
+            if model.find_consumers(node.output[0]):
+                continue
+            src = node.input[0]
+            shape = model.get_tensor_shape(src)
+            o = outs[node.output[0]]
+            g.node.remove(node)
+            for vi in list(g.value_info):
+                if vi.name == src:
+                    g.value_info.remove(vi)
+            o.CopyFrom(helper.make_tensor_value_info(src, onnx.TensorProto.FLOAT, shape))
+    remaining = [n.name for n in g.node if n.op_type == "DepthToSpace" and n.domain != CL_DOMAIN]
+    if remaining:
+        raise ValueError(f"could not rewrite DepthToSpace nodes {remaining} to channels-last")
+    return model
+
+
+def prepare(model) -> ModelWrapper:
+    """Cleaned, channels-last QONNX ready for `hls4ml.converters.convert_from_onnx_model`."""
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.util.cleanup import cleanup_model
+
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"QONNX file {path} not found")
+        model = ModelWrapper(str(path))
+    elif isinstance(model, onnx.ModelProto):
+        model = ModelWrapper(model)
+    if not _is_channels_last(model):
+        model = cleanup_model(model)
+        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+    model = channels_last_depth_to_space(model)
+    return model
+
+
+def quant_nodes(model: ModelWrapper) -> list[dict]:
+    """Every Quant node: name, input, bits, signed, narrow, scale (float), zero point."""
+    out = []
+    for n in model.graph.node:
+        if n.op_type != "Quant":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        scale = model.get_initializer(n.input[1])
+        zp = model.get_initializer(n.input[2])
+        bits = model.get_initializer(n.input[3])
+        out.append({"name": n.name, "input": n.input[0], "output": n.output[0],
+                    "scale": None if scale is None else np.asarray(scale, np.float64),
+                    "zero_point": None if zp is None else np.asarray(zp, np.float64),
+                    "bits": None if bits is None else int(np.asarray(bits).reshape(-1)[0]),
+                    "signed": bool(attrs.get("signed", 1)), "narrow": bool(attrs.get("narrow", 0)),
+                    "rounding_mode": attrs.get("rounding_mode", b"ROUND")})
+    return out
