@@ -15,7 +15,7 @@ from .errors import FrameSizeError
 from .overlay import load_overlay
 from .streams import pack_step, pack_x
 
-__all__ = ["BoardSrnet"]
+__all__ = ["BoardSrnet", "make_backend"]
 
 
 class BoardSrnet:
@@ -129,3 +129,16 @@ class BoardSrnet:
             self.close()
         except Exception:
             pass
+
+
+def make_backend(bundle, name="board", **kwargs):
+    """SRNet callable for ``egvsr eval --backend NAME``.
+
+    ``'board'``: the real board when running on one, else the simulated
+    device; ``'board-sim'``: always the simulated device.  Keyword arguments
+    go to :class:`BoardSrnet` (``overlay``, ``sim_engine``, ``timeout``).
+    """
+    if name not in ("board", "board-sim"):
+        raise ValueError(f"unknown board backend {name!r}")
+    return BoardSrnet(bundle, simulate=True if name == "board-sim" else None,
+                      **kwargs)

@@ -179,3 +179,14 @@ def test_rtl_engine_optional(bundle, frames):
     except NoBoardError as e:
         pytest.skip(str(e))
     np.testing.assert_array_equal(y, network.run_srnet(bundle, x))
+
+
+def test_make_backend_board_sim_matches_golden(bundle, frames):
+    from egvsr.board.backend import make_backend
+    with make_backend(bundle, "board-sim") as srnet:
+        out = network.run_sequence(bundle, frames[:2], srnet=srnet, temporal_pad=0)
+        assert srnet.simulated
+    np.testing.assert_array_equal(out, network.run_sequence(bundle, frames[:2],
+                                                            temporal_pad=0))
+    with pytest.raises(ValueError):
+        make_backend(bundle, "golden")
