@@ -8,7 +8,8 @@ synthetic image (smooth pattern + texture) so that the 99.9th percentile
 of each activation fills its int8 range: activations neither all saturate
 nor vanish on real images. The last SRNet conv is scaled so the output is
 mid-grey with a moderate spread, and `flow_conv2` so that flows stay a few
-LR pixels. Layer names follow docs/numerics.md (resblocks are ``rb0..``).
+LR pixels; residual branches (`rb*_conv2`, whose exponent is tied to the
+trunk) get a smaller w_exp when needed so they do not saturate. Layer names follow docs/numerics.md (resblocks are ``rb0..``).
 """
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ class _Builder:
         return L
 
     def conv(self, name, src, cout, act, signed=True, bits=8, out_exp=None, leaky_shift=2,
-             target=None):
-        """Add a conv3x3. `target` = (mean, std) of the real output (sets w_exp and bias)."""
+             target=None, fit=False):
+        """Add a conv3x3. `target` = (mean, std) of the real output (sets w_exp and bias);
+        `fit`: lower w_exp until the output fits the forced `out_exp` (residual branches)."""
         x, in_exp = self.t[src], self.spec[src]["out_exp"]
         cin = x.shape[-1]
         w = np.clip(np.rint(self.rng.normal(0, 40, (cout, cin, 3, 3))), -127, 127).astype(np.int8)
@@ -66,6 +68,9 @@ class _Builder:
             sd = float(np.std(ops.conv3x3_acc(x, w))) * 2.0 ** in_exp
             w_exp = round(math.log2(target[1] / sd)) if sd > 0 else -8
             b_real = np.full(cout, float(target[0]))
+        if fit:
+            acc = ops.conv3x3_acc(x, w).astype(np.float64) * 2.0 ** (in_exp + w_exp)
+            w_exp -= max(0, self._calib(acc, bits, signed, out_exp) - out_exp)
         acc_exp = in_exp + w_exp
         b = np.clip(np.rint(b_real * 2.0 ** -acc_exp), -(2**31 - 1), 2**31 - 1).astype(np.int32)
         if out_exp is None:
@@ -121,7 +126,7 @@ def _srnet(rng, arrays, x, nf, nb, tail):
     trunk = B.conv("conv_in", "input", nf, "relu")
     for k in range(nb):
         h = B.conv(f"rb{k}_conv1", trunk, nf, "relu", signed=False)
-        h = B.conv(f"rb{k}_conv2", h, nf, "none", out_exp=B.spec[trunk]["out_exp"])
+        h = B.conv(f"rb{k}_conv2", h, nf, "none", out_exp=B.spec[trunk]["out_exp"], fit=True)
         trunk = B.add(f"rb{k}_add", trunk, h)
     if tail == "espcn":
         h = B.conv("conv_sub", trunk, 48, "none", signed=False, out_exp=IMAGE_EXP,

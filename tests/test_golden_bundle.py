@@ -1,0 +1,164 @@
+"""golden.bundle: round trip, validation errors, atomic writes."""
+import copy
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from egvsr.golden import bundle as gb
+from egvsr.golden.bundle import Bundle, BundleError, load_bundle, write_bundle
+from egvsr.golden.synth import random_bundle
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return random_bundle(nf=16, nb=1, tail="espcn", fnet_div=8, seed=3)
+
+
+def test_round_trip(tmp_path, tiny):
+    manifest, arrays = tiny
+    jpath = write_bundle(tmp_path / "b", manifest, arrays)
+    assert jpath == tmp_path / "b.json"
+    assert sorted(os.listdir(tmp_path)) == ["b.json", "b.npz"]
+    assert "arrays_sha256" not in manifest  # caller's manifest untouched
+    for p in (tmp_path / "b", tmp_path / "b.json", tmp_path / "b.npz", str(tmp_path / "b")):
+        b = load_bundle(p)
+        assert b.manifest["arrays_file"] == "b.npz"
+        assert b.sha256 == hashlib.sha256((tmp_path / "b.npz").read_bytes()).hexdigest()
+        assert set(b.arrays) == set(arrays)
+        for k, v in arrays.items():
+            np.testing.assert_array_equal(b.arrays[k], v)
+            assert b.arrays[k].dtype == v.dtype
+    assert [L["name"] for L in b.layers("srnet")] == [L["name"] for L in manifest["srnet"]["layers"]]
+    assert b.layer("fnet", "flow_tanh")["op"] == "tanh_flow"
+    w, bias = b.weights("srnet", "conv_in")
+    assert w.shape == (16, 51, 3, 3) and bias.shape == (16,)
+    with pytest.raises(KeyError):
+        b.layer("srnet", "nope")
+    # deterministic bytes: same arrays -> same hash, equal to the in-memory digest
+    write_bundle(tmp_path / "c", manifest, arrays)
+    assert load_bundle(tmp_path / "c").sha256 == b.sha256 == Bundle(manifest, arrays).sha256
+
+
+def _write(tmp_path, tiny, edit=None, arrays_edit=None):
+    manifest, arrays = copy.deepcopy(tiny[0]), dict(tiny[1])
+    jpath = write_bundle(tmp_path / "b", manifest, arrays)
+    if edit or arrays_edit:
+        man = json.loads(jpath.read_text())
+        if arrays_edit:
+            arrays_edit(arrays)
+            data = gb.npz_bytes(arrays)
+            (tmp_path / "b.npz").write_bytes(data)
+            man["arrays_sha256"] = hashlib.sha256(data).hexdigest()
+        if edit:
+            edit(man)
+        jpath.write_text(json.dumps(man))
+    return jpath
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda m: m.update(schema="other"), "schema"),
+    (lambda m: m.update(schema_version=2), "schema_version"),
+    (lambda m: m.update(arrays_sha256="0" * 64), "arrays_sha256 mismatch"),
+    (lambda m: m.update(arrays_file="missing.npz"), "cannot be read"),
+    (lambda m: m["srnet"]["layers"][0].update(weight="ghost.weight"), "missing from the npz"),
+    (lambda m: m["srnet"]["layers"][0].update(cout=5), "cout"),
+    (lambda m: m["srnet"]["layers"][1].update(in_exp=99), "in_exp"),
+    (lambda m: m["srnet"]["layers"][1].update(inputs=["later"]), "earlier layer"),
+    (lambda m: m["srnet"]["layers"][1].update(op="conv5x5"), "unknown op"),
+    (lambda m: m["srnet"]["layers"][0].update(act="gelu"), "act"),
+    (lambda m: m["srnet"].update(output="nope"), "output"),
+    (lambda m: m["flow"].update(upsampler="lanczos"), "upsampler"),
+    (lambda m: m["fnet"]["layers"][0].pop("out_bits"), "out_bits"),
+    (lambda m: m["fnet"]["layers"][2].update(out_exp=0), "keep its input"),
+])
+def test_bad_manifest_raises(tmp_path, tiny, edit, match):
+    jpath = _write(tmp_path, tiny, edit=edit)
+    with pytest.raises(BundleError, match=match) as e:
+        load_bundle(jpath)
+    assert isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("arrays_edit,match", [
+    (lambda a: a.pop("conv_in.bias"), "missing from the npz"),
+    (lambda a: a.update({"conv_in.weight": a["conv_in.weight"][:, :50]}), "shape"),
+    (lambda a: a.update({"conv_in.weight": np.full((16, 51, 3, 3), -128, np.int16)}), "range"),
+    (lambda a: a.update({"conv_in.bias": a["conv_in.bias"].astype(np.int64) + 2**40}), "range"),
+])
+def test_bad_arrays_raise(tmp_path, tiny, arrays_edit, match):
+    jpath = _write(tmp_path, tiny, arrays_edit=arrays_edit)
+    with pytest.raises(BundleError, match=match):
+        load_bundle(jpath)
+
+
+def test_float_array_refused(tmp_path, tiny):
+    manifest, arrays = tiny
+    bad = dict(arrays, **{"conv_in.bias": arrays["conv_in.bias"].astype(np.float32)})
+    with pytest.raises(BundleError, match="integer"):
+        write_bundle(tmp_path / "b", manifest, bad)
+    assert os.listdir(tmp_path) == []
+
+
+def test_corrupt_npz_and_bad_json(tmp_path, tiny):
+    jpath = _write(tmp_path, tiny)
+    man = json.loads(jpath.read_text())
+    junk = b"PK\x03\x04 this is not a zip file"
+    (tmp_path / "b.npz").write_bytes(junk)
+    man["arrays_sha256"] = hashlib.sha256(junk).hexdigest()
+    jpath.write_text(json.dumps(man))
+    with pytest.raises(BundleError, match="corrupt"):
+        load_bundle(jpath)
+    jpath.write_text("{not json")
+    with pytest.raises(BundleError, match="JSON"):
+        load_bundle(jpath)
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "absent")
+
+
+def test_truncated_npz_detected_by_hash(tmp_path, tiny):
+    jpath = _write(tmp_path, tiny)
+    data = (tmp_path / "b.npz").read_bytes()
+    (tmp_path / "b.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="arrays_sha256 mismatch"):
+        load_bundle(jpath)
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, tiny, monkeypatch):
+    manifest, arrays = tiny
+
+    def boom(f, arr, allow_pickle=False):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np.lib.format, "write_array", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_bundle(tmp_path / "b", manifest, arrays)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+
+    # failure while writing the JSON: the npz may land, the JSON (the commit point) must not
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError("rename failed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(gb.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        write_bundle(tmp_path / "b", manifest, arrays)
+    assert sorted(os.listdir(tmp_path)) == ["b.npz"]  # no temp file, no JSON
+
+
+def test_overwrite_keeps_old_bundle_until_commit(tmp_path, tiny, monkeypatch):
+    manifest, arrays = tiny
+    write_bundle(tmp_path / "b", manifest, arrays)
+    before = (tmp_path / "b.json").read_text()
+    monkeypatch.setattr(gb.json, "dumps", lambda *a, **k: (_ for _ in ()).throw(TypeError("x")))
+    with pytest.raises(TypeError):
+        write_bundle(tmp_path / "b", manifest, arrays)
+    assert (tmp_path / "b.json").read_text() == before
+    assert sorted(os.listdir(tmp_path)) == ["b.json", "b.npz"]
+    load_bundle(tmp_path / "b")
