@@ -20,6 +20,7 @@ from . import meta as _meta
 __all__ = ["BOARDS", "ACCEL_VLNV", "generate_tcl", "write_build", "main"]
 
 #: Board -> part, board part, PS IP and its ports (Vivado 2022.x-2024.x names).
+#: Parts and PL clocks follow hls/boards.py (the core's HLS clock target).
 BOARDS = {
     "pynq-z2": {"part": "xc7z020clg400-1",
                 "board_part": "tul.com.tw:pynq-z2:part0:1.0",
@@ -45,7 +46,7 @@ BOARDS = {
                             "PSU__SAXIGP2__DATA_WIDTH": "64",
                             "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
               "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
-              "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 200.0},
+              "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0},
     "zcu104": {"part": "xczu7ev-ffvc1156-2-e",
                "board_part": "xilinx.com:zcu104:part0:1.1",
                "ps_vlnv": "xilinx.com:ip:zynq_ultra_ps_e:3.5",
@@ -58,7 +59,7 @@ BOARDS = {
                              "PSU__SAXIGP2__DATA_WIDTH": "64",
                              "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
                "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
-               "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 200.0},
+               "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0},
 }
 
 #: The SRNet top exported by ``make hls-synth`` (TLAST_FRAME variant).
@@ -86,8 +87,11 @@ def _dict(d):
 
 
 def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
-                 clock_mhz=None, name="egvsr", jobs=4):
-    """Return the Vivado batch script (a string) for ``board``."""
+                 clock_mhz=None, name="egvsr", jobs=4, ports=None):
+    """Return the Vivado batch script (a string) for ``board``.
+
+    ``ports`` overrides the core's port names (:data:`ACCEL_PORTS` keys).
+    """
     if board not in BOARDS:
         raise ValueError(f"unknown board {board!r}; choose one of {sorted(BOARDS)}")
     b = BOARDS[board]
@@ -96,7 +100,7 @@ def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
     lw = length_width(lr_h, lr_w)
     ps_cfg = {k: v.format(clk=f"{clk:g}") for k, v in b["ps_config"].items()}
     ip = _meta.DEFAULT_IP
-    p = ACCEL_PORTS
+    p = dict(ACCEL_PORTS, **(ports or {}))
     dma_cfg = {"c_include_sg": 0, "c_sg_length_width": lw,
                "c_m_axi_mm2s_data_width": 64, "c_m_axis_mm2s_tdata_width": 64,
                "c_m_axi_s2mm_data_width": 64, "c_s_axis_s2mm_tdata_width": 64,
@@ -209,6 +213,9 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--clock-mhz", type=float)
     ap.add_argument("--accel-vlnv", default=ACCEL_VLNV)
+    for key, default in ACCEL_PORTS.items():
+        ap.add_argument(f"--{key}-port", default=default,
+                        help=f"core port name ({default})")
     a = ap.parse_args(argv)
     preset = None
     sha = a.sha256
@@ -218,7 +225,8 @@ def main(argv=None):
         sha, preset = bnd.sha256, bnd.manifest.get("preset")
     h, w = (int(v) for v in a.lr_size.lower().split("x"))
     tcl = write_build(a.out, a.board, sha, h, w, a.ip_repo, preset=preset,
-                      clock_mhz=a.clock_mhz, accel_vlnv=a.accel_vlnv)
+                      clock_mhz=a.clock_mhz, accel_vlnv=a.accel_vlnv,
+                      ports={k: getattr(a, f"{k}_port") for k in ACCEL_PORTS})
     print(tcl)
     return 0
 
