@@ -41,6 +41,30 @@ def _is_channels_last(model: ModelWrapper) -> bool:
         n.domain == CL_DOMAIN for n in model.graph.node)
 
 
+_ELTWISE = ("Quant", "Relu", "LeakyRelu")
+
+
+def _swap_transpose_up(model: ModelWrapper, el) -> bool:
+    """Transpose(0,3,1,2) -> el (elementwise)  ==>  el -> Transpose(0,3,1,2)."""
+    tr = model.find_producer(el.input[0])
+    if tr is None or tr.op_type != "Transpose" or _perm(tr) != [0, 3, 1, 2]:
+        return False
+    if len(model.find_consumers(tr.output[0]) or []) != 1:
+        return False
+    nhwc_shape = model.get_tensor_shape(tr.input[0])
+    mid = el.output[0] + "_nhwc"
+    el.input[0] = tr.input[0]
+    out = el.output[0]
+    el.output[0] = mid
+    tr.input[0] = mid
+    tr.output[0] = out
+    g = model.graph
+    g.node.remove(tr)
+    g.node.insert(list(g.node).index(el) + 1, tr)
+    model.set_tensor_shape(mid, nhwc_shape)
+    return True
+
+
 def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
     """Rewrite Transpose(NHWC->NCHW) -> DepthToSpace into a channels-last DepthToSpace."""
     g = model.graph
@@ -51,6 +75,9 @@ def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
             if d2s.op_type != "DepthToSpace" or d2s.domain == CL_DOMAIN:
                 continue
             tr = model.find_producer(d2s.input[0])
+            if tr is not None and tr.op_type in _ELTWISE and _swap_transpose_up(model, tr):
+                changed = True
+                break
             if tr is None or tr.op_type != "Transpose" or _perm(tr) != [0, 3, 1, 2]:
                 raise ValueError(
                     f"DepthToSpace {d2s.name!r} is not fed by an NHWC->NCHW Transpose; "

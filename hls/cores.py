@@ -1,0 +1,129 @@
+"""HLS cores of SRNet: one project per conv layer, the pixel-shuffle core, and the SRNet top.
+
+`build_core(...)` writes an hls4ml project for one core at a fixed frame
+size and returns a `Core`; `Core.compile()` builds the C simulation (g++),
+`Core.run(codes)` runs it on integer codes and returns integer codes
+(exactly what the hardware streams carry).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import bundle_qonnx
+from .convert import convert, hls_layer_map, name_and_check, quiet
+from .qonnx_prep import prepare
+
+__all__ = ["Core", "build_core", "core_names", "TOP"]
+
+TOP = "srnet"
+
+
+def core_names(bundle, net: str = "srnet") -> list[str]:
+    """Cores a user can take separately: every conv layer and the pixel shuffle, plus the top."""
+    names = [L["name"] for L in bundle.layers(net) if L["op"] in ("conv3x3", "pixel_shuffle", "depth_to_space")]
+    return names + [TOP]
+
+
+@dataclass
+class Core:
+    name: str
+    project_dir: Path
+    hls_model: object
+    in_shape: tuple
+    out_shape: tuple
+    in_exp: int
+    out_exp: int
+    out_signed: bool
+    layers: list
+    fifo_depths: dict = field(default_factory=dict)
+    compiled: bool = False
+    compile_s: float = 0.0
+    write_s: float = 0.0
+
+    def compile(self, verbose: bool = False):
+        if not self.compiled:
+            t = time.perf_counter()
+            with quiet(not verbose):
+                self.hls_model.compile()
+            self.compile_s = time.perf_counter() - t
+            self.compiled = True
+        return self
+
+    def run(self, codes) -> np.ndarray:
+        """C-sim on integer codes (H, W, C) or (N, H, W, C) -> integer codes (int64)."""
+        x = np.asarray(codes)
+        single = x.ndim == 3
+        if single:
+            x = x[None]
+        if tuple(x.shape[1:]) != tuple(self.in_shape):
+            raise ValueError(f"core {self.name!r} was built for {self.in_shape} inputs, got {tuple(x.shape[1:])}; "
+                             "build a project for that frame size")
+        if not self.compiled:
+            self.compile()
+        xf = np.ascontiguousarray(x.astype(np.float64) * 2.0 ** self.in_exp)
+        with quiet():
+            y = self.hls_model.predict(xf)
+        y = np.asarray(y, np.float64).reshape((x.shape[0],) + tuple(self.out_shape))
+        q = y * 2.0 ** -self.out_exp
+        codes_out = np.rint(q).astype(np.int64)
+        if not np.array_equal(codes_out, q):
+            raise AssertionError(f"core {self.name!r}: C-sim output is off the 2**{self.out_exp} grid")
+        return codes_out[0] if single else codes_out
+
+
+def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_period_ns: float,
+               reuse: dict | None = None, pixels_per_beat: int = 1, qonnx=None, net: str = "srnet",
+               verbose: bool = False) -> Core:
+    """Write the hls4ml project of core `name` (a bundle layer or `TOP`) for an H x W input.
+
+    The top uses `qonnx` (a path or model from `quant.export.export_qonnx_srnet`,
+    checked against the bundle) when given, else a QONNX generated from the bundle.
+    On any failure the half-written project directory is removed.
+    """
+    out_dir = Path(out_dir)
+    specs = bundle_qonnx.producer_specs(bundle, net)
+    t0 = time.perf_counter()
+    if name == TOP:
+        model = prepare(qonnx) if qonnx is not None else prepare(bundle_qonnx.srnet_qonnx(bundle, H, W, net))
+        ishape = tuple(model.get_tensor_shape(model.graph.input[0].name))
+        if qonnx is not None and ishape[1:3] != (H, W):
+            from .convert import QonnxMismatch
+            raise QonnxMismatch(f"QONNX input is {ishape[1]}x{ishape[2]} but the build asks for {H}x{W}; "
+                                "export the QONNX at the configured LR size (lr_h, lr_w)")
+        name_and_check(model, bundle, net)
+        layers = [L["name"] for L in bundle.layers(net)]
+        in_spec = specs["input"]
+        out_name = bundle.manifest[net]["output"]
+    else:
+        L = bundle.layer(net, name)
+        model = prepare(bundle_qonnx.layer_qonnx(bundle, name, H, W, net))
+        name_and_check(model, bundle, net, layers=[name])
+        layers = [name]
+        in_spec = specs[L["inputs"][0]]
+        out_name = name
+    out_spec = specs[out_name]
+    project = f"egvsr_{name}"
+    reuse = {k: v for k, v in (reuse or {}).items() if k in layers}
+    try:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        hm = convert(model, out_dir, project_name=project, clock_period_ns=clock_period_ns, part=part,
+                     reuse=reuse, pixels_per_beat=pixels_per_beat, verbose=verbose)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    in_shape = tuple(int(v) for v in hm.get_input_variables()[0].shape)
+    out_shape = tuple(int(v) for v in hm.get_output_variables()[0].shape)
+    if out_shape[-1] != out_spec["channels"]:  # packed pixel-shuffle output: (h*r, w*r/P, P*C) -> (h*r, w*r, C)
+        out_shape = (out_shape[0], out_shape[1] * out_shape[2] // out_spec["channels"], out_spec["channels"])
+    core = Core(name=name, project_dir=out_dir, hls_model=hm, in_shape=in_shape, out_shape=out_shape,
+                in_exp=int(in_spec["exp"]), out_exp=int(out_spec["exp"]), out_signed=bool(out_spec["signed"]),
+                layers=layers, fifo_depths=getattr(hm, "_egvsr_fifo_depths", {}))
+    core.write_s = time.perf_counter() - t0
+    core.layer_map = hls_layer_map(hm)
+    return core
