@@ -75,31 +75,46 @@ def _pick_dtype(x, w, b) -> np.dtype:
     raise ValueError(f"conv3x3 accumulator bound {bound} overflows int64; reduce weight/activation widths")
 
 
-def _strips(x, w, b, dt):
-    """Yield (y0, rows, acc) with acc = exact (rows*W, Cout) accumulator incl. bias."""
+def _strips(x, w, b, dt, scale=1.0):
+    """Yield (y0, rows, acc) with acc = exact (rows*W, Cout) accumulator incl. bias.
+
+    Float kernels fold the power-of-two `scale` into weights and bias: every
+    partial sum is then an integer times `scale`, still exact (same mantissa).
+    """
     if w.shape[0] < 8:
-        yield from _strips_planar(x, w, b, dt)
+        yield from _strips_planar(x, w, b, dt, scale)
     else:
-        yield from _strips_rows(x, w, b, dt)
+        yield from _strips_rows(x, w, b, dt, scale)
 
 
-def _strips_rows(x, w, b, dt):
+def _strips_rows(x, w, b, dt, scale):
     """Channels-last strips: acc = sum_dy taps[dy] (rows*W, 3C) @ w3[dy] (3C, Cout)."""
     H, W, C = x.shape
     O = w.shape[0]
     # weight rows ordered (dy, dx, c) to match the strip layout
     w3 = w.transpose(2, 3, 1, 0).reshape(3, 3 * C, O).astype(dt)
     bias = b.astype(dt)
-    xp = np.zeros((H + 2, W + 2, C), dt)
-    xp[1:-1, 1:-1] = x
+    if scale != 1.0:
+        w3 *= dt.type(scale)
+        bias *= dt.type(scale)
     rows = int(max(1, min(H, _STRIP_BYTES // max(1, W * 3 * C * dt.itemsize))))
     cols = np.empty((rows + 2, W, 3 * C), dt)
     tmp = np.empty((rows * W, O), dt)
     for y0 in range(0, H, rows):
         s = min(rows, H - y0)
-        blk = cols[: s + 2]
-        for dx in range(3):
-            blk[:, :, dx * C:(dx + 1) * C] = xp[y0:y0 + s + 2, dx:dx + W]
+        blk = cols[: s + 2]  # image rows y0-1 .. y0+s, zero outside the image
+        r0, r1 = max(y0 - 1, 0), min(y0 + s + 1, H)
+        b0 = r0 - (y0 - 1)
+        if y0 == 0:
+            blk[0] = 0
+        if y0 + s == H:
+            blk[s + 1] = 0
+        dst = blk[b0:b0 + r1 - r0]
+        dst[:, 1:, 0:C] = x[r0:r1, :W - 1]
+        dst[:, 0, 0:C] = 0
+        dst[:, :, C:2 * C] = x[r0:r1]
+        dst[:, :W - 1, 2 * C:] = x[r0:r1, 1:]
+        dst[:, W - 1, 2 * C:] = 0
         acc = np.matmul(blk[0:s].reshape(-1, 3 * C), w3[0])
         for dy in (1, 2):
             t = tmp[: s * W]
@@ -109,12 +124,15 @@ def _strips_rows(x, w, b, dt):
         yield y0, s, acc
 
 
-def _strips_planar(x, w, b, dt):
+def _strips_planar(x, w, b, dt, scale):
     """Few output channels (e.g. the HR conv_out): acc.T = w (Cout, 9C) @ cols (9C, rows*W)."""
     H, W, C = x.shape
     O = w.shape[0]
     wm = w.reshape(O, 9 * C).astype(dt)
     bias = b.astype(dt)
+    if scale != 1.0:
+        wm *= dt.type(scale)
+        bias *= dt.type(scale)
     xp = np.zeros((C, H + 2, W + 2), dt)
     xp[:, 1:-1, 1:-1] = np.moveaxis(x, -1, 0)
     rows = int(max(1, min(H, (_STRIP_BYTES * 2 // 3) // max(1, 9 * C * W * dt.itemsize))))
@@ -154,12 +172,10 @@ def requant_float(acc, s: int, leaky, lo: int, hi: int) -> np.ndarray:
     the clip bounds are not exactly representable in the float type.
     """
     one = acc.dtype.type
-    if leaky is None:
+    if s != 0:
         acc *= one(2.0 ** -s)
-    else:
-        neg = acc < 0
-        acc *= one(2.0 ** -s)
-        np.multiply(acc, one(2.0 ** -leaky), out=acc, where=neg)
+    if leaky is not None:
+        np.multiply(acc, one(2.0 ** -leaky), out=acc, where=acc < 0)
     np.rint(acc, out=acc)
     limit = 2 ** (np.finfo(acc.dtype).nmant + 1)
     if -limit <= lo and hi <= limit:
@@ -197,16 +213,19 @@ def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
     dt = _pick_dtype(x, w, b)
     if abs(s) + leaky_shift > 60:
         dt = np.dtype(np.int64)  # keep float scaling far from its exponent range
+    if dt.kind == "f":
+        # 2**-s is folded into the kernel; relu == clipping at 0 after rounding
+        lo_f = max(lo, 0) if act == "relu" else lo
+        for y0, rows, acc in _strips(x, w, b, dt, 2.0 ** -s):
+            res = requant_float(acc, 0, leaky, lo_f, hi)
+            out[y0:y0 + rows] = res.reshape(rows, W, O)
+        return out
     for y0, rows, acc in _strips(x, w, b, dt):
         if act == "relu":
             np.maximum(acc, 0, out=acc)
-        if dt.kind == "f":
-            res = requant_float(acc, s, leaky, lo, hi)
+        if leaky is None:
+            res = rshift_rne(acc, s)
         else:
-            if leaky is None:
-                res = rshift_rne(acc, s)
-            else:
-                res = np.where(acc < 0, rshift_rne(acc, s + leaky), rshift_rne(acc, s))
-            res = np.clip(res, lo, hi)
-        out[y0:y0 + rows] = res.reshape(rows, W, O)
+            res = np.where(acc < 0, rshift_rne(acc, s + leaky), rshift_rne(acc, s))
+        out[y0:y0 + rows] = np.clip(res, lo, hi).reshape(rows, W, O)
     return out
