@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .fixed import int_range, requant, rshift_rne
+from .fixed import int_range, requant
 
 __all__ = ["FLOW_TAPS", "tanh_flow_lut", "tanh_flow", "flow_pad", "flow_upsample4", "warp"]
 
@@ -104,11 +104,16 @@ def flow_upsample4(lr_flow, upsampler, lr_frac_bits: int, hr_frac_bits: int) -> 
         if taps.shape != (4, 4):
             raise ValueError(f"flow upsampler table must be (4, 4), got {taps.shape}")
     H, W = f.shape[:2]
-    p = np.pad(f, ((1, 2), (1, 2), (0, 0)), mode="edge")
+    # int32 is exact when |acc| <= max|f| * (max row L1 of T)**2 < 2**30
+    l1 = int(np.abs(taps).sum(axis=1).max())
+    amax = int(np.abs(f).max()) if f.size else 0
+    dt = np.int32 if amax * l1 * l1 < 2**30 else np.int64
+    p = np.pad(f.astype(dt), ((1, 2), (1, 2), (0, 0)), mode="edge")
+    t = taps.astype(dt)
     # rows: r[py, i, :, c] = sum_k T[py, k] p[i + k]
-    r = sum(taps[:, k, None, None, None] * p[None, k:k + H] for k in range(4))
+    r = sum(t[:, k, None, None, None] * p[None, k:k + H] for k in range(4))
     # columns: a[py, i, px, j, c] = sum_l T[px, l] r[py, i, j + l]
-    a = sum(taps[None, None, :, l, None, None] * r[:, :, None, l:l + W] for l in range(4))
+    a = sum(t[None, None, :, l, None, None] * r[:, :, None, l:l + W] for l in range(4))
     acc = a.transpose(1, 0, 3, 2, 4).reshape(4 * H, 4 * W, 2)
     return requant(acc, 16 + int(lr_frac_bits) - int(hr_frac_bits) - 2, 16, True).astype(np.int16)
 
@@ -128,17 +133,35 @@ def warp(hr_prev_u8, hr_flow, hr_frac_bits: int) -> np.ndarray:
     if fl.shape[:2] != (H, W):
         raise ValueError(f"warp flow {fl.shape[:2]} and image {(H, W)} sizes differ")
     fb = int(hr_frac_bits)
+    if not 0 <= fb <= 20:
+        raise ValueError(f"hr_frac_bits {fb} out of range 0..20")
     F = 1 << fb
-    fl = fl.astype(np.int64)
-    X = np.clip(np.arange(W, dtype=np.int64)[None, :] * F + fl[..., 0], 0, (W - 1) * F)
-    Y = np.clip(np.arange(H, dtype=np.int64)[:, None] * F + fl[..., 1], 0, (H - 1) * F)
-    x0, ax = X >> fb, X & (F - 1)
-    y0, ay = Y >> fb, Y & (F - 1)
+    # lerp along x then y: same integer sum as the contract's 4-term form
+    # (distributivity); every value is <= 255 * F**2 + F**2, so the
+    # narrowest unsigned type holding that is exact.
+    top = 256 * F * F
+    dt = np.uint16 if top < 2**16 else np.uint32 if top < 2**32 else np.uint64
+    small = max(H, W) * F < 2**30 and H * W < 2**31 and fl.dtype.itemsize <= 2
+    cdt = np.int32 if small else np.int64
+    X = np.arange(W, dtype=cdt)[None, :] * F + fl[..., 0]
+    Y = np.arange(H, dtype=cdt)[:, None] * F + fl[..., 1]
+    np.clip(X, 0, (W - 1) * F, out=X)
+    np.clip(Y, 0, (H - 1) * F, out=Y)
+    x0, ax = X >> fb, (X & (F - 1)).astype(dt)
+    y0, ay = Y >> fb, (Y & (F - 1)).astype(dt)
     x1 = np.minimum(x0 + 1, W - 1)
-    y1 = np.minimum(y0 + 1, H - 1)
-    flat = img.reshape(-1, C).astype(np.int64)
-    acc = ((F - ax) * (F - ay))[..., None] * flat[y0 * W + x0]
-    acc += (ax * (F - ay))[..., None] * flat[y0 * W + x1]
-    acc += ((F - ax) * ay)[..., None] * flat[y1 * W + x0]
-    acc += (ax * ay)[..., None] * flat[y1 * W + x1]
-    return rshift_rne(acc, 2 * fb).astype(np.uint8)
+    r0 = np.minimum(y0 + 1, H - 1) * W  # flat row offsets
+    y0 *= W
+    planes = np.ascontiguousarray(np.moveaxis(img, -1, 0)).reshape(C, -1)  # (C, H*W)
+    bx, by = dt(F) - ax, dt(F) - ay
+    h0 = bx * np.take(planes, y0 + x0, axis=1) + ax * np.take(planes, y0 + x1, axis=1)
+    h1 = bx * np.take(planes, r0 + x0, axis=1) + ax * np.take(planes, r0 + x1, axis=1)
+    acc = by * h0
+    acc += ay * h1
+    if fb == 0:
+        return np.moveaxis(acc, 0, -1).astype(np.uint8)
+    # round half to even by 2*fb (acc >= 0, no overflow: acc + 2**(2fb-1) < top)
+    sh = 2 * fb
+    acc += ((acc >> dt(sh)) & dt(1)) + dt((1 << (sh - 1)) - 1)
+    acc >>= dt(sh)
+    return np.moveaxis(acc, 0, -1).astype(np.uint8)

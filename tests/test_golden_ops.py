@@ -395,3 +395,11 @@ def test_wide_outputs_left_shift_saturate():
     assert got.dtype == np.int32 and got.tolist() == want
     a = np.array([[[100, -100, 3]]], np.int16)
     assert ops.add(a, a, 0, -24, 32, True).ravel().tolist() == [ref_requant(2 * int(v), -24, 32, True) for v in a.ravel()]
+
+
+@pytest.mark.parametrize("fb", [0, 1, 4, 8, 13])  # uint16 / uint32 / uint64 internal paths
+def test_warp_frac_bits(fb):
+    img = RNG.integers(0, 256, (6, 8, 3)).astype(np.uint8)
+    flow = RNG.integers(-3 * 2**fb, 3 * 2**fb + 1, (6, 8, 2)).astype(np.int64)
+    np.testing.assert_array_equal(ops.warp(img, flow, fb), ref_warp(img, flow, fb))
+    assert ops.warp(np.full((2, 2, 1), 255, np.uint8), flow[:2, :2], fb).min() == 255
