@@ -94,10 +94,12 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
 
 
 def run_cocotb(sim: str, toplevel: str, bdir: Path, test_module: str, case: dict,
-               waves: bool | None = None, name: str = "case") -> dict:
+               waves: bool | None = None, name: str = "case", prepare=None) -> dict:
     """Run `test_module` against a built `toplevel` with `case` (JSON) and return its report.
 
-    The cocotb test writes `report.json` into the test dir; a failed test
+    `prepare(test_dir, case)` may write files the simulation reads (memory
+    files; $readmemh paths are relative to the test dir) and return an
+    updated case. The cocotb test writes `report.json` into the test dir; a failed test
     raises AssertionError here with the mismatch report.
     """
     from cocotb_tools.runner import get_results, get_runner
@@ -105,6 +107,8 @@ def run_cocotb(sim: str, toplevel: str, bdir: Path, test_module: str, case: dict
     waves = waves_requested() if waves is None else waves
     tdir = bdir / f"run_{name}"
     tdir.mkdir(parents=True, exist_ok=True)
+    if prepare is not None:
+        case = prepare(tdir, case) or case
     case_path = tdir / "case.json"
     case_path.write_text(json.dumps(case, default=str))
     report = tdir / "report.json"

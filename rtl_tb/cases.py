@@ -1,0 +1,120 @@
+"""Random test cases for the cores (parameters, frame sizes incl. 1-pixel
+edges, input gaps, output back-pressure) and their runner; shared by pytest
+(`tests/test_rtl_cores.py`) and the regression (`regression.py`)."""
+from __future__ import annotations
+
+import math
+import os
+import random
+
+import numpy as np
+
+from egvsr.rtl import core_sources
+from egvsr.rtl.streams import write_conv_mems
+from egvsr.rtl_tb import sim
+
+TB = "egvsr.rtl_tb.tb_cores"
+
+
+def base_seed() -> int:
+    return int(os.environ.get("EGVSR_RTL_SEED", "20240605"))
+
+
+def _runs(rng: random.Random, max_w: int, n_big: int = 1):
+    """Frame sizes: a couple of random ones (back to back frames) + 1-pixel edges."""
+    runs = []
+    for _ in range(n_big):
+        runs.append([rng.randint(2, 7), rng.randint(2, max_w), 2])
+    runs += [[1, 1, 1], [rng.randint(2, 4), 1, 2], [1, rng.randint(2, max_w), 1],
+             [rng.randint(2, 4), 2, 1]]
+    rng.shuffle(runs)
+    return runs
+
+
+# ------------------------------------------------------------------ conv3x3
+def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = False) -> dict:
+    """Random conv3x3 parameters. `full`: PI=CIN, PO=COUT (II = 1)."""
+    rng = random.Random(seed)
+    cin = rng.randint(1, 4 if small else 6)
+    cout = rng.randint(1, 3 if small else 5)
+    pi = cin if full else rng.randint(1, cin)
+    po = cout if full else rng.randint(1, cout)
+    in_bits = rng.choice([8, 8, 6])
+    in_signed = rng.choice([0, 1])
+    w_bits = rng.choice([8, 8, 5])
+    out_bits = rng.choice([8, 8, 10])
+    out_signed = rng.choice([0, 1])
+    act = rng.choice(["none", "relu", "leaky"])
+    leaky = rng.randint(1, 3) if act == "leaky" else 0
+    # aim the shift so that outputs mostly land inside the output range
+    std = math.sqrt(9 * cin) * 2 ** (in_bits - 1) * 2 ** (w_bits - 2) / 2
+    shift = max(-1, round(math.log2(std)) - (out_bits - 2) + rng.randint(-1, 1))
+    in_exp = -8
+    w_exp = -(w_bits - 1)
+    out_exp = in_exp + w_exp + shift
+    b_bits = rng.choice([16, 24])
+    params = dict(CIN=cin, COUT=cout, IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits,
+                  B_BITS=b_bits, OUT_BITS=out_bits, OUT_SIGNED=out_signed, SHIFT=shift,
+                  ACT={"none": 0, "relu": 1, "leaky": 2}[act], LEAKY_SHIFT=leaky, PI=pi, PO=po,
+                  MAX_W=max_w, DIM_BITS=8)
+    wmax = 2 ** (w_bits - 1) - 1
+    nrng = np.random.default_rng(seed)
+    w = nrng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
+    b = nrng.integers(-int(2 * std), int(2 * std) + 1, size=cout)
+    return dict(core="conv3x3", params=params, seed=seed, runs=_runs(rng, max_w),
+                gap=rng.choice([0.0, 0.2, 0.5]), bp=rng.choice([0.0, 0.2, 0.5]),
+                conv=dict(in_exp=in_exp, w_exp=w_exp, out_exp=out_exp, act=act, leaky_shift=leaky),
+                weights=w.tolist(), bias=b.tolist())
+
+
+def _prepare_conv(tdir, case):
+    p = case["params"]
+    w, b = np.array(case["weights"]), np.array(case["bias"])
+    write_conv_mems(w, b, p["PI"], p["PO"], p["W_BITS"], p["B_BITS"], tdir / "conv_w.mem",
+                    tdir / "conv_b.mem")
+    np.save(tdir / "w.npy", w)
+    np.save(tdir / "b.npy", b)
+    case = {k: v for k, v in case.items() if k not in ("weights", "bias")}
+    case.update(w_npy=str(tdir / "w.npy"), b_npy=str(tdir / "b.npy"))
+    return case
+
+
+# ------------------------------------------------------------- other cores
+def shuffle_case(seed: int, max_w: int = 12) -> dict:
+    rng = random.Random(seed)
+    r = rng.choice([2, 2, 4])
+    p = rng.choice([q for q in (1, 2, 4, 8) if (r % q == 0) or (q % r == 0 and q <= 2 * r)])
+    g = p // r if p > r else 1
+    runs = [[h, max(g, (w // g) * g), n] for h, w, n in _runs(rng, max_w)]
+    return dict(core="pixel_shuffle", seed=seed, scale=r,
+                params=dict(C=rng.randint(1, 3), R=r, BITS=8, P=p, MAX_W=max_w, DIM_BITS=8),
+                runs=runs, gap=rng.choice([0.0, 0.3]), bp=rng.choice([0.0, 0.3]))
+
+
+def add_case(seed: int) -> dict:
+    rng = random.Random(seed)
+    a_bits, b_bits = rng.choice([8, 6]), rng.choice([8, 10])
+    return dict(core="residual_add", seed=seed,
+                params=dict(C=rng.randint(1, 4), A_BITS=a_bits, A_SIGNED=rng.choice([0, 1]),
+                            B_BITS=b_bits, B_SIGNED=1, OUT_BITS=8,
+                            OUT_SIGNED=rng.choice([0, 1]), SHIFT=rng.choice([-1, 0, 1, 2])),
+                runs=[[rng.randint(1, 5), rng.randint(1, 9), 2], [1, 1, 1]],
+                gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.0, 0.3]))
+
+
+def fifo_case(seed: int) -> dict:
+    rng = random.Random(seed)
+    return dict(core="axis_fifo", seed=seed,
+                params=dict(DATA_W=rng.choice([1, 8, 13, 40]), DEPTH_LOG2=rng.choice([1, 2, 6])),
+                runs=[[rng.randint(1, 6), rng.randint(1, 12), 3], [1, 1, 1]],
+                gap=rng.choice([0.0, 0.5]), bp=rng.choice([0.3, 0.6]))
+
+
+def run_case(sim_name: str, case: dict, name: str = "case") -> dict:
+    """Build (cached) and run one core case; returns the report (raises on mismatch)."""
+    core = case["core"]
+    bdir = sim.build(sim_name, core, core_sources(core), case["params"])
+    prepare = _prepare_conv if core == "conv3x3" else None
+    rep = sim.run_cocotb(sim_name, core, bdir, TB, case, name=name, prepare=prepare)
+    rep["build_s"] = float((bdir / ".built").read_text())
+    return rep
