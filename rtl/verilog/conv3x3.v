@@ -270,14 +270,26 @@ module conv3x3 #(
         end
     endgenerate
 
+    // input channel group ci2 of every tap (shared by all output channels)
+    wire [9*PI*IN_BITS-1:0] xsel;
+    generate
+        for (gk = 0; gk < 9; gk = gk + 1) begin : g_sel
+            if (NI == 1) begin : g_one
+                assign xsel[gk*PI*IN_BITS +: PI*IN_BITS] = taps[gk*CINP*IN_BITS +: PI*IN_BITS];
+            end else begin : g_mux
+                assign xsel[gk*PI*IN_BITS +: PI*IN_BITS] =
+                    taps[gk*CINP*IN_BITS + ci2*PI*IN_BITS +: PI*IN_BITS];
+            end
+        end
+    endgenerate
+
     reg [NP*PW-1:0] prod;
     genvar go, gi;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_po
             for (gi = 0; gi < PI; gi = gi + 1) begin : g_pi
                 for (gk = 0; gk < 9; gk = gk + 1) begin : g_k
-                    wire [IN_BITS-1:0] xr =
-                        taps[gk*CINP*IN_BITS + (ci2*PI + gi)*IN_BITS +: IN_BITS];
+                    wire [IN_BITS-1:0] xr = xsel[(gk*PI + gi)*IN_BITS +: IN_BITS];
                     wire signed [IN_BITS:0] xs =
                         {(IN_SIGNED != 0) & xr[IN_BITS-1], xr};
                     wire signed [W_BITS-1:0] ws = wq[((go*PI + gi)*9 + gk)*W_BITS +: W_BITS];
