@@ -229,7 +229,9 @@ module conv3x3 #(
 
     // ------------------------------------------ stage 2: multiply
     reg            v2, fci2, lci2;
-    reg  [NIW-1:0] ci2;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [NIW-1:0] ci2;              // unused when NI == 1
+    /* verilator lint_on UNUSEDSIGNAL */
     reg  [NOW-1:0] co2;
     reg            pv2, pu2, pl2;
     reg  [8:0]     m2;
