@@ -87,8 +87,8 @@ class GoldenBackend(Backend):
         self.description = f"bundle {path} ({self.bundle.manifest.get('preset')}), SRNet via {self.name}"
 
     def run(self, frames, progress=None):
-        from egvsr.golden.network import run_sequence
-        for out in run_sequence(self.bundle, list(frames), srnet=self.srnet):
+        from egvsr.golden.network import iter_sequence
+        for out in iter_sequence(self.bundle, list(frames), srnet=self.srnet):
             if progress:
                 progress()
             yield out
@@ -108,10 +108,10 @@ def _rtl_factory(bundle):
     return RtlSrnet(bundle)
 
 
-def _board_factory(simulate):
+def _board_factory(name):
     def make(bundle):
-        from egvsr.board.backend import BoardSrnet
-        return BoardSrnet(bundle, simulate=simulate)
+        from egvsr.board.backend import make_backend
+        return make_backend(bundle, name)
     return make
 
 
@@ -130,5 +130,5 @@ def open_backend(name: str, checkpoint=None, preset=None, bundle=None) -> Backen
             raise BackendError(f"--backend {name} runs an integer bundle (.json), not the checkpoint {checkpoint}; "
                                "make one with 'egvsr export' or pass --bundle")
     factory = {"golden": None, "hls": _hls_factory, "rtl": _rtl_factory,
-               "board": _board_factory(None), "board-sim": _board_factory(True)}[name]
+               "board": _board_factory("board"), "board-sim": _board_factory("board-sim")}[name]
     return GoldenBackend(bundle, factory, name=name)

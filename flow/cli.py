@@ -206,6 +206,7 @@ def build_parser():
 
     sp = sub.add_parser("qat", help="quantization-aware fine-tuning from a float checkpoint")
     sp.add_argument("--from", dest="from_ckpt", help="float checkpoint (default: bundled tiny)")
+    sp.add_argument("--quant", default="w8a8", help="quantization spec: w8a8 (default), w8a8-b16, w4a8")
     add_train_args(sp, qat=True)
     sp.set_defaults(func=cmd_qat)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 def add_train_args(sp, qat: bool = False):
     d = "QAT" if qat else "float"
-    sp.add_argument("--preset", default="tiny", help=f"architecture of the {d} model (default tiny)")
+    sp.add_argument("--preset", default="auto" if qat else "tiny",
+                    help="architecture (default tiny)" if not qat else "taken from the float checkpoint")
     sp.add_argument("--out", default=f"runs/{'qat' if qat else 'train'}", help="run folder (checkpoints, summary.json)")
     sp.add_argument("--iterations", type=int, default=2000 if qat else 20000)
     sp.add_argument("--batch", type=int, default=8)

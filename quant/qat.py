@@ -1,0 +1,54 @@
+"""``egvsr qat``: quantization-aware fine-tuning from a float checkpoint.
+
+Uses the float training loop (same data, losses, progress bar, resume). The
+Brevitas activation quantizers collect statistics during the first 300
+training steps, then learn their power-of-two scales.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+
+def quant_validator(frames: int, degradation: str):
+    import numpy as np
+
+    from egvsr.model.data import val_sequence
+    from egvsr.model.degrade import bicubic_upscale, to_uint8
+    from egvsr.model.metrics import clip_metrics
+    lr, gt = val_sequence(frames=frames, degradation=degradation)
+    bic = clip_metrics(to_uint8(bicubic_upscale(lr, align="bd" if degradation == "BD" else "torch")), gt)["psnr_y"]
+
+    def validate(model):
+        dev = next(model.parameters()).device
+        sr = np.stack(list(model.infer_frames(list(lr), device=dev)))
+        return {"psnr_y": clip_metrics(sr, gt)["psnr_y"], "bicubic_psnr_y": bic}
+    return validate
+
+
+def qat_main(args) -> int:
+    from egvsr.flow import paths
+    from egvsr.model.checkpoint import file_sha256, load_model
+    from egvsr.model.train import run_training
+    from egvsr.model.train_cli import config_from_args
+
+    from .checkpoint import save_qcheckpoint
+    from .qegvsr import QuantEGVSR
+    src = Path(args.from_ckpt) if args.from_ckpt else paths.DEFAULT_FLOAT
+    fmodel = load_model(src, None if args.preset == "auto" else None)
+    if args.preset not in (None, "auto", fmodel.preset.name):
+        print(f"note: --preset {args.preset} ignored; the float checkpoint records {fmodel.preset.name}", file=sys.stderr)
+    qmodel = QuantEGVSR(fmodel.preset, args.quant).load_float(fmodel)
+    cfg = config_from_args(args)
+    parent = {"float_checkpoint": str(src), "float_sha256": file_sha256(src)}
+
+    def save(path, model, meta):
+        save_qcheckpoint(path, model, {**meta, **parent})
+    summary = run_training(qmodel, cfg, args.out, save, validate=quant_validator(cfg.val_frames, cfg.degradation),
+                           resume=not args.no_resume)
+    print(f"done: {summary['iterations']} QAT iterations in {summary['seconds']:.0f} s, "
+          f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
+    if args.publish:
+        shutil.copyfile(Path(args.out) / "best.pth", args.publish)
+    return 0

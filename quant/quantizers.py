@@ -1,0 +1,115 @@
+"""Power-of-two fixed-point quantizers: the only kind the hardware flow takes.
+
+Every scale is ``2**e`` (no float scales), per tensor (no per-channel
+scales), with no zero point, so an integer bundle, hls4ml's ap_fixed types
+and the Verilog shifts all represent it exactly (docs/numerics.md).
+
+Hardware-friendly choices where the float network has none, per preset:
+- FNet's LeakyReLU(0.2) becomes a slope of ``2**-leaky_shift`` (0.25 by
+  default): the negative branch is one more bit of right shift.
+- Images are uint8 codes at a fixed exponent of -8 (the net sees p/256, the
+  float net p/255); SRNet's output quantizer is fixed to the same uint8 scale,
+  so the output code is the output pixel.
+- The residual trunk of SRNet uses one shared quantizer on both inputs of
+  each add (``q_trunk{k}``); the add is then an integer add + shift.
+- ``tanh(x) * 24`` is a table over the int8 codes of the flow head
+  (golden.ops.tanh_flow_lut); the LR flow has ``lr_frac_bits`` fraction bits
+  and the HR flow ``hr_frac_bits``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from brevitas.core.scaling import ConstScaling
+from brevitas.quant import Int16Bias, Int32Bias
+from brevitas.quant.fixed_point import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
+                                        Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPointMaxInit)
+
+
+class QuantizerError(ValueError):
+    """A quantizer the hardware flow cannot implement."""
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    name: str = "w8a8"
+    w_bits: int = 8
+    a_bits: int = 8
+    b_bits: int = 32
+    leaky_shift: int = 2
+    lr_frac_bits: int = 8
+    hr_frac_bits: int = 4
+
+    def __post_init__(self):
+        if not 2 <= self.w_bits <= 8:
+            raise QuantizerError(f"weight bit width {self.w_bits} is not supported: use 2..8 "
+                                 "(the DSP-packed MAC and the bundle's int8 storage)")
+        if not 2 <= self.a_bits <= 16:
+            raise QuantizerError(f"activation bit width {self.a_bits} is not supported: use 2..16")
+        if self.b_bits not in (16, 32):
+            raise QuantizerError(f"bias bit width {self.b_bits} is not supported: use 16 or 32")
+        if not 0 <= self.leaky_shift <= 8:
+            raise QuantizerError("leaky_shift must be 0..8 (slope 2**-leaky_shift)")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16), "w4a8": QuantSpec("w4a8", w_bits=4)}
+
+IMAGE_EXP = -8
+
+
+class WeightQuant(Int8WeightPerTensorFixedPoint):
+    """Per-tensor power-of-two weights, narrow range (Brevitas fixed point)."""
+
+
+class ActQuant(Int8ActPerTensorFixedPoint):
+    """Signed per-tensor power-of-two activations, scale learned after stats."""
+
+
+class UActQuant(Uint8ActPerTensorFixedPoint):
+    """Unsigned per-tensor power-of-two activations (after ReLU)."""
+
+
+class ImageQuant(Uint8ActPerTensorFixedPointMaxInit):
+    """uint8 image codes: fixed scale 2**-8 (value = code / 256)."""
+    scaling_impl = ConstScaling
+    scaling_init = 1.0
+    max_val = 1.0
+
+
+def bias_quant(bits: int):
+    return {16: Int16Bias, 32: Int32Bias}[bits]
+
+
+def check_quantizer(q, role: str) -> None:
+    """Refuse quantizers that are not per-tensor power-of-two fixed point.
+
+    ``role`` is 'weight', 'act' or 'bias'. Called when a model is built; the
+    bundle writer checks the actual scales again.
+    """
+    name = getattr(q, "__name__", repr(q))
+    if role == "bias":
+        if not _attr(q, "requires_input_scale", False):
+            raise QuantizerError(f"bias quantizer {name}: must take its scale from input * weight "
+                                 "(Int32Bias / Int16Bias), so the bias adds straight into the accumulator")
+        return
+    restrict = _attr(q, "restrict_scaling_type", None)
+    if getattr(restrict, "name", str(restrict)) != "POWER_OF_TWO" and _attr(q, "scaling_impl", None) is not ConstScaling:
+        raise QuantizerError(f"{role} quantizer {name}: scale restriction is {getattr(restrict, 'name', restrict)}, "
+                             "the hardware needs POWER_OF_TWO (use a *FixedPoint quantizer, e.g. "
+                             "Int8WeightPerTensorFixedPoint / Int8ActPerTensorFixedPoint)")
+    per = _attr(q, "scaling_per_output_type", None)
+    if per is not None and getattr(per, "name", str(per)) != "TENSOR":
+        raise QuantizerError(f"{role} quantizer {name}: per-{getattr(per, 'name', per).lower()} scales are not "
+                             "supported; the streaming cores expect one scale per tensor (use a PerTensor quantizer)")
+    if _attr(q, "zero_point_impl", None) is not None and "Zero" not in getattr(_attr(q, "zero_point_impl", None), "__name__", "Zero"):
+        raise QuantizerError(f"{role} quantizer {name}: asymmetric (zero-point) quantization is not supported")
+
+
+def _attr(q, name, default):
+    try:
+        return getattr(q, name)
+    except Exception:
+        return default
