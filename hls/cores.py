@@ -16,7 +16,11 @@ import numpy as np
 
 from . import bundle_qonnx
 from .convert import convert, hls_layer_map, name_and_check, quiet
-from .qonnx_prep import prepare
+import copy
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from .qonnx_prep import PROBE, prepare, resize_spatial
 
 __all__ = ["Core", "build_core", "core_names", "TOP"]
 
@@ -48,8 +52,7 @@ class Core:
     def compile(self, verbose: bool = False):
         if not self.compiled:
             t = time.perf_counter()
-            with quiet(not verbose):
-                self.hls_model.compile()
+            self.hls_model._compile()  # the project is already written; g++ only (thread-safe)
             self.compile_s = time.perf_counter() - t
             self.compiled = True
         return self
@@ -88,24 +91,24 @@ def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_peri
     out_dir = Path(out_dir)
     specs = bundle_qonnx.producer_specs(bundle, net)
     t0 = time.perf_counter()
+    ph, pw = PROBE
     if name == TOP:
-        model = prepare(qonnx) if qonnx is not None else prepare(bundle_qonnx.srnet_qonnx(bundle, H, W, net))
-        ishape = tuple(model.get_tensor_shape(model.graph.input[0].name))
-        if qonnx is not None and ishape[1:3] != (H, W):
-            from .convert import QonnxMismatch
-            raise QonnxMismatch(f"QONNX input is {ishape[1]}x{ishape[2]} but the build asks for {H}x{W}; "
-                                "export the QONNX at the configured LR size (lr_h, lr_w)")
+        if qonnx is not None:
+            model = prepare(copy.deepcopy(qonnx) if isinstance(qonnx, ModelWrapper) else qonnx)
+        else:
+            model = prepare(bundle_qonnx.srnet_qonnx(bundle, ph, pw, net))
         name_and_check(model, bundle, net)
         layers = [L["name"] for L in bundle.layers(net)]
         in_spec = specs["input"]
         out_name = bundle.manifest[net]["output"]
     else:
         L = bundle.layer(net, name)
-        model = prepare(bundle_qonnx.layer_qonnx(bundle, name, H, W, net))
+        model = prepare(bundle_qonnx.layer_qonnx(bundle, name, ph, pw, net))
         name_and_check(model, bundle, net, layers=[name])
         layers = [name]
         in_spec = specs[L["inputs"][0]]
         out_name = name
+    resize_spatial(model, H, W)
     out_spec = specs[out_name]
     project = f"egvsr_{name}"
     reuse = {k: v for k, v in (reuse or {}).items() if k in layers}

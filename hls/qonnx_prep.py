@@ -24,7 +24,10 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .extension import CL_DOMAIN
 
-__all__ = ["prepare", "channels_last_depth_to_space", "quant_nodes"]
+__all__ = ["prepare", "channels_last_depth_to_space", "quant_nodes", "resize_spatial", "PROBE"]
+
+#: spatial size graphs are prepared at before `resize_spatial` (distinct primes)
+PROBE = (7, 11)
 
 _QONNX_CL = "qonnx.custom_op.channels_last"
 
@@ -157,3 +160,35 @@ def quant_nodes(model: ModelWrapper) -> list[dict]:
                     "signed": bool(attrs.get("signed", 1)), "narrow": bool(attrs.get("narrow", 0)),
                     "rounding_mode": attrs.get("rounding_mode", b"ROUND")})
     return out
+
+
+def resize_spatial(model: ModelWrapper, H: int, W: int) -> ModelWrapper:
+    """Re-annotate a prepared (NHWC, fully convolutional) model for an H x W input.
+
+    qonnx's shape inference costs time proportional to the activation sizes
+    (it materialises random tensors), so graphs are prepared at a small probe
+    size and then re-annotated here: every rank-4 activation shape
+    ``[1, k*h0, k*w0, c]`` becomes ``[1, k*H, k*W, c]``.
+    """
+    g = model.graph
+    shape0 = model.get_tensor_shape(g.input[0].name)
+    if shape0 is None or len(shape0) != 4:
+        raise ValueError(f"expected a 4-D NHWC graph input, got {shape0}")
+    h0, w0 = int(shape0[1]), int(shape0[2])
+    inits = {i.name for i in g.initializer}
+
+    def fix(vi):
+        if vi.name in inits:
+            return
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) != 4:
+            return
+        h, w = dims[1].dim_value, dims[2].dim_value
+        if h % h0 == 0 and w % w0 == 0 and h // h0 == w // w0 and h > 0:
+            k = h // h0
+            dims[1].dim_value = k * H
+            dims[2].dim_value = k * W
+
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        fix(vi)
+    return model

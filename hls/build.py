@@ -1,0 +1,392 @@
+"""`make hls`: generate, compile, verify and report the HLS cores of SRNet.
+
+``run(config, synth=False, progress=print) -> report dict``:
+
+1. validate the config (board, frame size, bundle, optional QONNX) before
+   anything is written,
+2. choose reuse factors for the board (`estimate.choose_reuse`),
+3. write the projects at the configured LR size to
+   ``<out_dir>/<name>/<core>/`` (each conv layer, the pixel shuffle, the SRNet
+   top) -- generated in a temporary directory and moved in place only when
+   complete, so a failure leaves no partial project,
+4. compile C simulations (g++) at a crop size and run them on crops of real
+   frames, comparing with the golden model bit for bit,
+5. write ``report.md`` and ``report.json``; with ``synth=True`` run Vitis HLS
+   C synthesis + IP export of the top and fold its report in.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import estimate
+from .boards import get_board
+from .convert import QonnxMismatch
+
+__all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A build configuration that cannot be built (nothing was written)."""
+
+
+DEFAULTS = {
+    "name": "tiny-kv260", "preset": "tiny", "bundle": "pretrained/tiny_w8a8.json", "qonnx": None,
+    "board": "kv260", "lr_width": 960, "lr_height": 540, "target_fps": 60.0, "pixels_per_beat": 4,
+    "dsp_budget_fraction": 0.9, "fifo_chain_depth": 4, "fifo_margin": 8, "cores": "all",
+    "csim": {"clip": "carphone", "frames": 2, "crop": [24, 32], "odd_crop": [9, 13], "compile_full": True,
+             "jobs": 2},
+    "out_dir": "build/hls",
+}
+MIN_LR = 8  # FNet (host) needs H//8*8 >= 8 and W//8*8 >= 8 in the same EGVSR step
+MAX_LR = 4096
+
+
+def _resolve(p, base: Path) -> Path:
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def load_config(config) -> dict:
+    """Merge `config` (YAML path or dict) over `DEFAULTS` and validate it (ConfigError)."""
+    base = REPO_ROOT
+    if isinstance(config, (str, os.PathLike)):
+        import yaml
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"HLS config {path} not found (default: {DEFAULT_CONFIG})")
+        try:
+            user = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from e
+        where = str(path)
+    elif isinstance(config, dict) or config is None:
+        user, where = copy.deepcopy(config or {}), "config"
+    else:
+        raise ConfigError(f"config must be a YAML path or a dict, got {type(config).__name__}")
+    if not isinstance(user, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping")
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
+    cfg = copy.deepcopy(DEFAULTS)
+    csim = user.pop("csim", None) or {}
+    if not isinstance(csim, dict) or set(csim) - set(DEFAULTS["csim"]):
+        raise ConfigError(f"{where}: csim must be a mapping with keys {sorted(DEFAULTS['csim'])}")
+    cfg.update(user)
+    cfg["csim"].update(csim)
+    try:
+        board = get_board(cfg["board"])
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    cfg["_board"] = board
+    for k in ("lr_width", "lr_height"):
+        v = cfg[k]
+        if not isinstance(v, int) or isinstance(v, bool) or not MIN_LR <= v <= MAX_LR:
+            raise ConfigError(f"{where}: {k} = {v!r}; the SRNet cores take LR frames of {MIN_LR}..{MAX_LR} "
+                              f"pixels per side (FNet on the host needs at least {MIN_LR}x{MIN_LR})")
+    if cfg["pixels_per_beat"] not in (1, 2, 4):
+        raise ConfigError(f"{where}: pixels_per_beat must be 1, 2 or 4 (a divisor of the x4 shuffle), "
+                          f"got {cfg['pixels_per_beat']!r}")
+    if not (isinstance(cfg["target_fps"], (int, float)) and cfg["target_fps"] > 0):
+        raise ConfigError(f"{where}: target_fps must be a positive number, got {cfg['target_fps']!r}")
+    if not 0 < float(cfg["dsp_budget_fraction"]) <= 1:
+        raise ConfigError(f"{where}: dsp_budget_fraction must be in (0, 1]")
+    for key in ("crop", "odd_crop"):
+        c = cfg["csim"][key]
+        if c is None and key == "odd_crop":
+            continue
+        if (not isinstance(c, (list, tuple)) or len(c) != 2 or not all(isinstance(v, int) for v in c)
+                or min(c) < MIN_LR):
+            raise ConfigError(f"{where}: csim.{key} must be [H, W] with both >= {MIN_LR}, got {c!r}")
+    name = str(cfg["name"])
+    if not name or "/" in name or name.startswith("."):
+        raise ConfigError(f"{where}: name {name!r} must be a plain directory name")
+    cfg["_bundle_path"] = _resolve(cfg["bundle"], base)
+    cfg["_qonnx_path"] = _resolve(cfg["qonnx"], base) if cfg["qonnx"] else None
+    cfg["_out"] = _resolve(cfg["out_dir"], base) / name
+    cfg["_where"] = where
+    return cfg
+
+
+def _load_bundle(cfg):
+    from egvsr.golden.bundle import BundleError, load_bundle
+    path = cfg["_bundle_path"]
+    try:
+        bundle = load_bundle(path)
+    except BundleError as e:
+        raise ConfigError(f"{cfg['_where']}: bundle: {e}") from None
+    preset = bundle.manifest.get("preset")
+    if cfg["preset"] and preset != cfg["preset"]:
+        raise ConfigError(f"{cfg['_where']}: preset is {cfg['preset']!r} but bundle {path} holds preset "
+                          f"{preset!r}; fix one of them")
+    return bundle
+
+
+def srnet_inputs(bundle, frames, H: int, W: int) -> np.ndarray:
+    """SRNet inputs (n, H, W, 51) from real frames (n, fh, fw, 3): golden EGVSR steps on centre crops.
+
+    Frame k's SRNet input is what the EGVSR step feeds SRNet (lr_curr + the
+    warped previous golden output), so the C-sim sees the real data path.
+    """
+    from egvsr.golden.network import step
+
+    frames = np.asarray(frames, np.uint8)
+    n, fh, fw, _ = frames.shape
+    if H > fh or W > fw:
+        raise ConfigError(f"crop {H}x{W} is larger than the frames ({fh}x{fw})")
+    y0, x0 = (fh - H) // 2, (fw - W) // 2
+    lr = frames[:, y0:y0 + H, x0:x0 + W]
+    xs = []
+    lr_prev, hr_prev = np.zeros_like(lr[0]), np.zeros((4 * H, 4 * W, 3), np.uint8)
+    for k in range(n):
+        d = step(bundle, lr[k], lr_prev, hr_prev, details=True)
+        xs.append(d["sr_input"])
+        lr_prev, hr_prev = lr[k], d["hr"]
+    return np.stack(xs)
+
+
+def csim_inputs(bundle, H: int, W: int, clip: str = "carphone", frames: int = 2):
+    """`srnet_inputs` on the first `frames` frames of a bundled real clip."""
+    from egvsr.model.video import bundled_clip, read_frames
+
+    return srnet_inputs(bundle, read_frames(bundled_clip(clip), max_frames=frames), H, W)
+
+
+class _Progress:
+    def __init__(self, progress, total):
+        self.p, self.total, self.k, self.t0 = progress or (lambda *_: None), total, 0, time.perf_counter()
+        self.times = {}
+
+    def step(self, what):
+        self.k += 1
+        self._t = time.perf_counter()
+        self._what = what
+        self.p(f"[hls {self.k}/{self.total}] {what} ...")
+
+    def done(self, extra=""):
+        dt = time.perf_counter() - self._t
+        self.times[self._what] = round(dt, 2)
+        self.p(f"[hls {self.k}/{self.total}] {self._what}: done in {dt:.1f} s{(' ' + extra) if extra else ''}")
+
+
+def _select_cores(cfg, bundle):
+    from .cores import core_names
+    names = core_names(bundle)
+    want = cfg["cores"]
+    if want in (None, "all"):
+        return names
+    if isinstance(want, str):
+        want = [want]
+    bad = [c for c in want if c not in names]
+    if bad:
+        raise ConfigError(f"{cfg['_where']}: unknown core(s) {bad}; this bundle has {names}")
+    return list(want)
+
+
+def run(config=None, synth: bool = False, progress=print) -> dict:
+    """Build, verify and report (see module doc). Returns the report dict (``ok`` is the verdict)."""
+    from .cores import TOP, build_core
+
+    t_start = time.perf_counter()
+    cfg = load_config(DEFAULT_CONFIG if config is None else config)
+    if synth and shutil.which("vitis_hls") is None:
+        msg = "vitis_hls is not on PATH: C synthesis and IP export need AMD Vitis HLS (source its settings64.sh)"
+        (progress or print)(msg)
+        return {"ok": False, "error": msg, "synth": {"status": "vitis_hls not found"}}
+    board = cfg["_board"]
+    H, W = cfg["lr_height"], cfg["lr_width"]
+    P = cfg["pixels_per_beat"]
+    pr = _Progress(progress, 6 + (1 if synth else 0))
+
+    pr.step(f"check config, bundle {cfg['_bundle_path'].name}"
+            + (f" and QONNX {cfg['_qonnx_path'].name}" if cfg["_qonnx_path"] else ""))
+    bundle = _load_bundle(cfg)
+    cores = _select_cores(cfg, bundle)
+    qonnx = None
+    if cfg["_qonnx_path"] is not None:
+        if not cfg["_qonnx_path"].is_file():
+            raise ConfigError(f"{cfg['_where']}: QONNX file {cfg['_qonnx_path']} not found")
+        from .convert import name_and_check
+        from .qonnx_prep import prepare
+        qonnx = prepare(cfg["_qonnx_path"])
+        name_and_check(qonnx, bundle)  # QonnxMismatch before anything is written
+    pr.done()
+
+    pr.step(f"choose reuse factors for {board.name} ({board.part}, {board.clock_mhz:g} MHz, {board.dsp} DSP)")
+    sts = estimate.stages(bundle, H, W, P)
+    budget = int(board.dsp * float(cfg["dsp_budget_fraction"]))
+    choice = estimate.choose_reuse(sts, budget, board.clock_mhz * 1e6, float(cfg["target_fps"]))
+    est = estimate.evaluate(sts, board.clock_mhz * 1e6, (H, W))
+    pr.done(f"-> {est['fps']:.2f} fps estimated, {est['dsp']} DSP"
+            + ("" if choice["target_met"] else f" (target {cfg['target_fps']:g} fps not met)"))
+
+    out = cfg["_out"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        pr.step(f"write {len(cores)} projects at {H}x{W} to {out}")
+        full = {}
+        for c in cores:
+            full[c] = build_core(bundle, c, H, W, tmp / c, board.part, board.clock_period_ns,
+                                 reuse=choice["reuse"], pixels_per_beat=P,
+                                 qonnx=qonnx if c == TOP else None)
+        pr.done()
+
+        ch, cw = cfg["csim"]["crop"]
+        pr.step(f"write + compile C-sim projects (g++) at crop {ch}x{cw}"
+                + (f", odd crop {cfg['csim']['odd_crop'][0]}x{cfg['csim']['odd_crop'][1]} (top)" if cfg["csim"]["odd_crop"] else ""))
+        sims = {}
+        for c in cores:
+            sims[(c, ch, cw)] = build_core(bundle, c, ch, cw, tmp / "csim" / f"{c}_{ch}x{cw}", board.part,
+                                           board.clock_period_ns, reuse=choice["reuse"], pixels_per_beat=P)
+        if cfg["csim"]["odd_crop"] and TOP in cores:
+            oh, ow = cfg["csim"]["odd_crop"]
+            sims[(TOP, oh, ow)] = build_core(bundle, TOP, oh, ow, tmp / "csim" / f"{TOP}_{oh}x{ow}", board.part,
+                                             board.clock_period_ns, reuse=choice["reuse"], pixels_per_beat=P)
+        to_compile = list(sims.values()) + ([full[TOP]] if cfg["csim"]["compile_full"] and TOP in full else [])
+        with ThreadPoolExecutor(max(1, int(cfg["csim"]["jobs"]))) as ex:
+            list(ex.map(lambda core: core.compile(), to_compile))
+        pr.done(f"({len(to_compile)} projects)")
+
+        pr.step(f"run C-sim on {cfg['csim']['frames']} real {cfg['csim']['clip']} frame crops, compare with golden")
+        from egvsr.golden.graph import run_graph
+        verdicts = []
+        for (c, h, w), core in sims.items():
+            xs = csim_inputs(bundle, h, w, cfg["csim"]["clip"], int(cfg["csim"]["frames"]))
+            t = time.perf_counter()
+            if c == TOP:
+                want = np.stack([run_graph(bundle, "srnet", x) for x in xs])
+                got = core.run(xs)
+            else:
+                L = bundle.layer("srnet", c)
+                refs = [run_graph(bundle, "srnet", x, keep=True) for x in xs]
+                want = np.stack([r[c] for r in refs])
+                got = core.run(np.stack([r[L["inputs"][0]] for r in refs]))
+            dt = time.perf_counter() - t
+            same = bool(got.shape == want.shape and np.array_equal(got, want.astype(np.int64)))
+            verdicts.append({"core": c, "crop": [h, w], "frames": int(len(xs)), "bit_exact": same,
+                             "mismatches": 0 if same else int(np.sum(got != want)) if got.shape == want.shape else -1,
+                             "csim_s": round(dt, 3), "compile_s": round(core.compile_s, 2)})
+        ok = all(v["bit_exact"] for v in verdicts)
+        pr.done("-> all bit-exact" if ok else "-> MISMATCH")
+
+        pr.step("write report")
+        if out.exists():
+            shutil.rmtree(out)
+        top_fifos = full[TOP].fifo_depths if TOP in full else {}
+        for c, core in full.items():
+            core.project_dir = out / c
+        os.replace(tmp, out)
+        tmp = None
+        report = _report(cfg, bundle, board, budget, choice, est, full, verdicts, top_fifos, pr.times, ok)
+        report["total_s"] = round(time.perf_counter() - t_start, 1)
+        _write_report(out, report)
+        pr.done(f"{out / 'report.md'}")
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if synth:
+        pr.step("Vitis HLS C synthesis + IP export of the SRNet top")
+        report["synth"] = _synth(full.get(TOP), out / TOP)
+        report["ok"] = report["ok"] and report["synth"].get("status") == "ok"
+        _write_report(out, report)
+        pr.done(report["synth"].get("status", ""))
+    return report
+
+
+def _synth(core, project_dir):
+    if core is None:
+        return {"status": "skipped: the srnet top is not among the configured cores"}
+    try:
+        core.hls_model.config.config["OutputDir"] = str(project_dir)
+        rep = core.hls_model.build(csim=False, synth=True, export=True, vsynth=False)
+        return {"status": "ok", "report": rep}
+    except Exception as e:  # noqa: BLE001 - report the tool failure
+        return {"status": f"failed: {type(e).__name__}: {e}"}
+
+
+def _report(cfg, bundle, board, budget, choice, est, full, verdicts, fifos, times, ok):
+    layers = []
+    for row in est["layers"]:
+        layers.append({k: row[k] for k in ("name", "op", "h", "w", "cin", "cout", "macs_per_lr_pixel", "rf", "dsp",
+                                           "bram36_weights", "bram36_buffers", "ii_clocks_per_pixel",
+                                           "frame_clocks", "fps_alone")})
+        if row["op"] != "conv3x3":
+            layers[-1]["rf"] = None
+    fifo_rows = [{"stream": k, **{kk: v[kk] for kk in ("producer", "consumers", "depth", "default", "reason")}}
+                 for k, v in fifos.items()]
+    return {
+        "ok": bool(ok),
+        "name": cfg["name"], "preset": bundle.manifest.get("preset"), "bundle": str(cfg["_bundle_path"]),
+        "bundle_sha256": bundle.sha256, "qonnx": str(cfg["_qonnx_path"]) if cfg["_qonnx_path"] else None,
+        "board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dsp": board.dsp,
+                  "dsp_budget": budget, "bram36": board.bram36},
+        "lr": [cfg["lr_height"], cfg["lr_width"]], "hr": [4 * cfg["lr_height"], 4 * cfg["lr_width"]],
+        "target_fps": float(cfg["target_fps"]), "pixels_per_beat": cfg["pixels_per_beat"],
+        "estimate": {"fps": est["fps"], "dsp": est["dsp"], "bram36": est["bram36"], "bottleneck": est["bottleneck"],
+                     "frame_clocks": est["frame_clocks"], "macs_per_lr_pixel": est["macs_per_lr_pixel"],
+                     "target_met": choice["target_met"], "why_not": choice["why"]},
+        "layers": layers,
+        "reuse": choice["reuse"],
+        "fifos": fifo_rows,
+        "projects": {c: str(cfg["_out"] / c) for c in full},
+        "csim": verdicts,
+        "full_top_compiled_s": round(full[TOP].compile_s, 2) if TOP in full and full[TOP].compiled else None,
+        "step_times_s": times,
+        "synth": {"status": "not run (make hls-synth)"},
+    }
+
+
+def _write_report(out: Path, rep: dict):
+    (out / "report.json").write_text(json.dumps(rep, indent=1, default=str) + "\n")
+    e = rep["estimate"]
+    b = rep["board"]
+    L = [f"# HLS build `{rep['name']}`: {'OK' if rep['ok'] else 'FAILED'}", "",
+         f"- preset `{rep['preset']}`, bundle `{rep['bundle']}` (sha256 {rep['bundle_sha256'][:12]})",
+         f"- board {b['name']}: {b['part']} at {b['clock_mhz']:g} MHz, {b['dsp']} DSP (budget {b['dsp_budget']})",
+         f"- LR {rep['lr'][1]}x{rep['lr'][0]} -> HR {rep['hr'][1]}x{rep['hr'][0]}, target {rep['target_fps']:g} fps, "
+         f"pixel shuffle {rep['pixels_per_beat']} HR pixel(s) per output word",
+         f"- estimate: **{e['fps']:.2f} fps**, {e['dsp']} DSP, {e['bram36']} BRAM36, bottleneck `{e['bottleneck']}` "
+         f"({e['frame_clocks']} clocks/frame), {e['macs_per_lr_pixel']:.0f} MACs per LR pixel",
+         f"- target {'met' if e['target_met'] else 'NOT met: ' + str(e['why_not'])}",
+         f"- BRAM36 estimate {e['bram36']} of {b['bram36']} on the part"
+         + ("" if e["bram36"] <= b["bram36"] else " (**does not fit**: lower lr_width or use URAM)"),
+         f"- full-size SRNet top C-sim compiled with g++: "
+         + (f"yes ({rep['full_top_compiled_s']} s)" if rep.get("full_top_compiled_s") is not None else "no"), "",
+         "## Layers (estimates; DSP = one per parallel multiplier, II in clocks per pixel)", "",
+         "| layer | op | in HxW | MACs/LR px | RF | DSP | BRAM36 w | BRAM36 buf | II | fps alone |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rep["layers"]:
+        L.append(f"| {r['name']} | {r['op']} | {r['h']}x{r['w']} | {r['macs_per_lr_pixel']:.0f} | "
+                 f"{r['rf'] if r['rf'] is not None else '-'} | {r['dsp']} | {r['bram36_weights']} | "
+                 f"{r['bram36_buffers']} | {r['ii_clocks_per_pixel']} | {r['fps_alone']:.1f} |")
+    L += ["", "## Stream FIFOs of the SRNet top (depth from pipeline latency; hls4ml default = whole tensor)", "",
+          "| stream | producer -> consumer | depth | hls4ml default | why |", "|---|---|---|---|---|"]
+    for f in rep["fifos"]:
+        L.append(f"| {f['stream']} | {f['producer']} -> {', '.join(f['consumers'])} | {f['depth']} | "
+                 f"{f['default']} | {f['reason']} |")
+    L += ["", "## C simulation vs golden (real frame crops)", "",
+          "| core | crop HxW | frames | bit-exact | C-sim s | compile s |", "|---|---|---|---|---|---|"]
+    for v in rep["csim"]:
+        L.append(f"| {v['core']} | {v['crop'][0]}x{v['crop'][1]} | {v['frames']} | "
+                 f"{'yes' if v['bit_exact'] else 'NO (' + str(v['mismatches']) + ' differ)'} | {v['csim_s']} | "
+                 f"{v['compile_s']} |")
+    L += ["", "## Projects", ""] + [f"- `{c}`: {p}" for c, p in rep["projects"].items()]
+    L += ["", f"## Synthesis", "", f"{rep['synth'].get('status')}"]
+    if isinstance(rep["synth"].get("report"), dict):
+        L += ["", "```", json.dumps(rep["synth"]["report"], indent=1, default=str), "```"]
+    L += ["", "## Step times (s)", ""] + [f"- {k}: {v}" for k, v in rep["step_times_s"].items()]
+    (out / "report.md").write_text("\n".join(L) + "\n")
