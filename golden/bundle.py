@@ -163,6 +163,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -170,6 +171,11 @@ def _atomic_write(target: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def default_bundle_path() -> Path:
+    """The bundled default: the committed ``tiny`` W8A8 bundle (package data)."""
+    return Path(__file__).resolve().parent.parent / "pretrained" / "tiny_w8a8.json"
 
 
 def write_bundle(path_stem, manifest: dict, arrays: dict) -> Path:

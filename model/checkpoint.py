@@ -110,6 +110,7 @@ def save_checkpoint(path, model: EGVSR, meta: dict | None = None, extra: dict | 
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

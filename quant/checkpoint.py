@@ -24,6 +24,7 @@ def save_qcheckpoint(path, model: QuantEGVSR, meta: dict | None = None) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
