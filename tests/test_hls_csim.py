@@ -19,7 +19,7 @@ PART, CLK = "xck26-sfvc784-2LV-c", 3.333
 
 # (key, core, H, W, pixels_per_beat)
 CASES = [
-    ("ps_odd", "pixel_shuffle", 7, 9, 1),
+    ("ps_odd", "pixel_shuffle", 11, 9, 1),
     ("ps_crop", "pixel_shuffle", 12, 16, 4),
     ("conv_odd", "conv_in", 9, 13, 1),
     ("conv_rb", "rb0_conv2", 12, 16, 1),
@@ -106,3 +106,22 @@ def test_top_fifos_sized_from_latency(cores):
     src = (core.project_dir / "firmware" / f"{core.hls_model.config.get_project_name()}.cpp").read_text()
     assert f"depth={2 * (w + 2) + 8}" in src
     assert "nnet::depth_to_space_stream<" in src
+
+
+def test_hls_backend_sequence_equals_golden(cores, hls_bundle, real_frames, tmp_path):
+    """`--backend hls`: SRNet through the C-sim inside the EGVSR recurrence == golden frames."""
+    from egvsr.golden.network import run_sequence
+    from egvsr.hls.backend import HlsSrnet
+    h, w = cores["top_crop"].in_shape[:2]
+    y0, x0 = 40, 60
+    clip = real_frames[:3, y0:y0 + h, x0:x0 + w]
+    srnet = HlsSrnet(hls_bundle, workdir=tmp_path)
+    srnet._cores[(h, w)] = cores["top_crop"]  # reuse the session's compiled top (same bundle, same size)
+    got = run_sequence(hls_bundle, clip, srnet=srnet)
+    want = run_sequence(hls_bundle, clip)
+    assert len(got) == len(want) == 3
+    for g, r in zip(got, want):
+        assert g.dtype == np.uint8
+        np.testing.assert_array_equal(g, r)
+    with pytest.raises(ValueError, match="uint8"):
+        srnet(np.zeros((h, w, 51), np.int16))

@@ -1,0 +1,88 @@
+"""HLS benchmark -> bench/results/hls.json.
+
+- C-sim frames/s of the `tiny` SRNet top at 240x135 (LR),
+- project generation and g++ compile time,
+- estimated fps for each board at 960x540 (reuse factors chosen per board).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import estimate
+from .boards import BOARDS, get_board
+from .build import REPO_ROOT, load_config
+
+__all__ = ["main", "run_bench"]
+
+
+def _bundle(cfg):
+    from egvsr.golden.bundle import Bundle, load_bundle
+    from egvsr.golden.synth import random_bundle
+    if cfg["_bundle_path"].is_file():
+        return load_bundle(cfg["_bundle_path"]), str(cfg["_bundle_path"])
+    return Bundle(*random_bundle(seed=0)), "golden.synth.random_bundle(seed=0) (bundled tiny model not found)"
+
+
+def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict:
+    from .cores import TOP, build_core
+    cfg = load_config(None)
+    bundle, source = _bundle(cfg)
+    P = cfg["pixels_per_beat"]
+    boards = {}
+    for name in BOARDS:
+        b = get_board(name)
+        sts = estimate.stages(bundle, 540, 960, P)
+        ch = estimate.choose_reuse(sts, int(b.dsp * cfg["dsp_budget_fraction"]), b.clock_mhz * 1e6,
+                                   float(cfg["target_fps"]))
+        ev = estimate.evaluate(sts, b.clock_mhz * 1e6, (540, 960))
+        boards[name] = {"part": b.part, "clock_mhz": b.clock_mhz, "dsp_budget": int(b.dsp * cfg["dsp_budget_fraction"]),
+                        "fps_960x540": ev["fps"], "dsp": ev["dsp"], "bram36": ev["bram36"],
+                        "bottleneck": ev["bottleneck"], "target_met": ch["target_met"], "why_not": ch["why"],
+                        "reuse": ch["reuse"]}
+    kv = get_board(cfg["board"])
+    sts = estimate.stages(bundle, H, W, P)
+    ch = estimate.choose_reuse(sts, int(kv.dsp * cfg["dsp_budget_fraction"]), kv.clock_mhz * 1e6, 60)
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="egvsr_hls_bench_"))
+    t = time.perf_counter()
+    core = build_core(bundle, TOP, H, W, tmp / "srnet", kv.part, kv.clock_period_ns, reuse=ch["reuse"],
+                      pixels_per_beat=P)
+    gen_s = time.perf_counter() - t
+    core.compile()
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, 256, (frames, H, W, 51)).astype(np.uint8)
+    core.run(xs[:1])  # warm
+    t = time.perf_counter()
+    core.run(xs)
+    csim_s = (time.perf_counter() - t) / frames
+    return {
+        "bundle": source, "preset": bundle.manifest.get("preset"),
+        "csim": {"lr": [H, W], "frames": frames, "s_per_frame": round(csim_s, 3),
+                 "fps": round(1.0 / csim_s, 3), "generate_s": round(gen_s, 2), "compile_s": round(core.compile_s, 2),
+                 "board_for_reuse": kv.name, "reuse": ch["reuse"], "pixels_per_beat": P},
+        "estimated_fps_960x540": boards,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+
+
+def main(out=None) -> int:
+    res = run_bench()
+    out = Path(out) if out else REPO_ROOT / "bench" / "results" / "hls.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    c = res["csim"]
+    print(f"hls: C-sim {c['fps']} frames/s at {c['lr'][1]}x{c['lr'][0]} (generate {c['generate_s']} s, "
+          f"compile {c['compile_s']} s); 960x540 estimates: "
+          + ", ".join(f"{k} {v['fps_960x540']:.1f} fps" for k, v in res["estimated_fps_960x540"].items())
+          + f" -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
