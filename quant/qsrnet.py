@@ -13,8 +13,8 @@ from .quantizers import (ActQuant, ImageQuant, QuantSpec, UActQuant, WeightQuant
 
 
 def qconv(cin, cout, spec: QuantSpec, weight_quant=None, bias_q=None):
-    wq = weight_quant or WeightQuant
-    bq = bias_q or bias_quant(spec.b_bits)
+    wq = WeightQuant if weight_quant is None else weight_quant
+    bq = bias_quant(spec.b_bits) if bias_q is None else bias_q
     check_quantizer(wq, "weight")
     check_quantizer(bq, "bias")
     return qnn.QuantConv2d(cin, cout, 3, stride=1, padding=1, bias=True, weight_quant=wq,
@@ -22,7 +22,7 @@ def qconv(cin, cout, spec: QuantSpec, weight_quant=None, bias_q=None):
 
 
 def qact(spec: QuantSpec, signed: bool, act_quant=None, relu: bool = False):
-    aq = act_quant or (ActQuant if signed else UActQuant)
+    aq = (ActQuant if signed else UActQuant) if act_quant is None else act_quant
     check_quantizer(aq, "act")
     cls = qnn.QuantReLU if relu else qnn.QuantIdentity
     return cls(act_quant=aq, bit_width=spec.a_bits, return_quant_tensor=True)

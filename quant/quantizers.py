@@ -94,6 +94,9 @@ def check_quantizer(q, role: str) -> None:
         if not _attr(q, "requires_input_scale", False):
             raise QuantizerError(f"bias quantizer {name}: must take its scale from input * weight "
                                  "(Int32Bias / Int16Bias), so the bias adds straight into the accumulator")
+        if _attr(q, "bit_width", None) not in (16, 32):
+            raise QuantizerError(f"bias quantizer {name}: {_attr(q, 'bit_width', '?')}-bit biases are not supported; "
+                                 "use Int16Bias or Int32Bias")
         return
     restrict = _attr(q, "restrict_scaling_type", None)
     if getattr(restrict, "name", str(restrict)) != "POWER_OF_TWO" and _attr(q, "scaling_impl", None) is not ConstScaling:

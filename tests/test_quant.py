@@ -1,0 +1,148 @@
+"""Quantized twin: golden == Brevitas == QONNX bit for bit; hardware-only quantizers."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from egvsr.flow import paths
+from egvsr.golden.bundle import Bundle, load_bundle
+from egvsr.golden.graph import run_graph
+from egvsr.golden.network import run_sequence
+from egvsr.golden.ops import space_to_depth
+from egvsr.model.checkpoint import CheckpointError
+from egvsr.quant.bundle import build_bundle, export_bundle
+from egvsr.quant.checkpoint import load_qmodel, save_qcheckpoint
+from egvsr.quant.export import execute_qonnx, export_all, export_qonnx_fnet, export_qonnx_srnet
+from egvsr.quant.qegvsr import QuantEGVSR
+from egvsr.quant.quantizers import QuantizerError, QuantSpec
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return load_qmodel(paths.DEFAULT_QAT)
+
+
+def _srnet_input(frames, y0=0, x0=0, h=24, w=32):
+    """Real SRNet input: frame 1 crop + space_to_depth of frame 0 upscaled (a plausible warped HR)."""
+    lr = frames[1, y0:y0 + h, x0:x0 + w]
+    hr = np.repeat(np.repeat(frames[0, y0:y0 + h, x0:x0 + w], 4, 0), 4, 1)
+    return np.concatenate([lr, space_to_depth(hr, 4)], -1)
+
+
+def _torch_srnet(m, x, dtype=torch.float32):
+    with torch.no_grad():
+        y = m.srnet.to(dtype)(torch.from_numpy(x).permute(2, 0, 1)[None].to(dtype) / 256)
+    return torch.round(y[0] * 256).permute(1, 2, 0).numpy().astype(np.uint8)
+
+
+def _torch_fnet_head(m, x, exp, dtype=torch.float32):
+    with torch.no_grad():
+        y = m.fnet.to(dtype)(torch.from_numpy(x).permute(2, 0, 1)[None].to(dtype) / 256)
+    return torch.round(y.value[0] * 2.0 ** -exp).permute(1, 2, 0).numpy().astype(np.int64)
+
+
+def test_trained_srnet_and_fnet_golden_brevitas_qonnx(trained, real_frames, tmp_path):
+    b = Bundle(*build_bundle(trained))
+    x = _srnet_input(real_frames, 40, 60)
+    g = run_graph(b, "srnet", x)
+    assert g.std() > 10  # a real picture, not a flat output
+    assert np.array_equal(_torch_srnet(trained, x), g)
+    export_qonnx_srnet(trained, tmp_path / "s.onnx", 24, 32)
+    q = execute_qonnx(tmp_path / "s.onnx", x[None].astype(np.float32) / 256)[0]
+    assert np.array_equal(np.round(q * 256).transpose(1, 2, 0), g)
+
+    xf = np.concatenate([real_frames[1, 40:64, 60:92], real_frames[0, 40:64, 60:92]], -1)
+    gf = run_graph(b, "fnet", xf, keep=True)["flow_conv2"]
+    e = b.layer("fnet", "flow_conv2")["out_exp"]
+    assert np.array_equal(_torch_fnet_head(trained, xf, e), gf)
+    export_qonnx_fnet(trained, tmp_path / "f.onnx", 24, 32)
+    qf = execute_qonnx(tmp_path / "f.onnx", xf[None].astype(np.float32) / 256)[0]
+    assert np.array_equal(np.round(qf * 2.0 ** -e).transpose(1, 2, 0), gf)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny-cheap", "small", "paper"])
+def test_every_preset_srnet_and_fnet_match_golden(preset, real_frames):
+    torch.manual_seed(1)
+    m = QuantEGVSR(preset).eval()
+    b = Bundle(*build_bundle(m))
+    dtype = torch.float64 if preset == "paper" else torch.float32  # float32 sums are exact below 2**24
+    for x in (_srnet_input(real_frames, 8, 8, 16, 24),
+              np.random.default_rng(0).integers(0, 256, (9, 13, 51)).astype(np.uint8)):
+        assert np.array_equal(_torch_srnet(m, x, dtype), run_graph(b, "srnet", x)), preset
+    xf = np.concatenate([real_frames[2, :16, :24], real_frames[1, :16, :24]], -1)
+    e = b.layer("fnet", "flow_conv2")["out_exp"]
+    assert np.array_equal(_torch_fnet_head(m, xf, e, dtype), run_graph(b, "fnet", xf, keep=True)["flow_conv2"])
+
+
+def test_full_step_on_real_clip_matches_golden(trained, real_frames):
+    frames = real_frames[:, 30:57, 50:93]  # odd size: 27 x 43 LR, flow crop 24 x 40
+    g = run_sequence(load_bundle(paths.DEFAULT_BUNDLE), frames)
+    t = np.stack(list(trained.infer_frames(list(frames))))
+    assert g.shape == (4, 108, 172, 3)
+    assert np.array_equal(t, g)
+
+
+def test_bundled_bundle_is_the_bundled_checkpoint(trained):
+    disk = load_bundle(paths.DEFAULT_BUNDLE)
+    man, arrays = build_bundle(trained)
+    assert disk.manifest["srnet"]["layers"] == man["srnet"]["layers"]
+    assert disk.manifest["fnet"]["layers"] == man["fnet"]["layers"]
+    for k, v in arrays.items():
+        assert np.array_equal(disk.arrays[k], v), k
+
+
+def test_quantizers_hardware_cannot_take_are_refused():
+    from brevitas.quant import Int8ActPerTensorFloat, Int8Bias, Int8BiasPerTensorFloatInternalScaling, Int8WeightPerTensorFloat
+    from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPointMSE
+    with pytest.raises(QuantizerError, match="POWER_OF_TWO"):
+        QuantEGVSR("tiny", weight_quant=Int8WeightPerTensorFloat)
+    with pytest.raises(QuantizerError, match="POWER_OF_TWO"):
+        QuantEGVSR("tiny", act_quant=Int8ActPerTensorFloat)
+    with pytest.raises(QuantizerError, match="per-channel"):
+        QuantEGVSR("tiny", weight_quant=Int8WeightPerChannelFixedPointMSE)
+    with pytest.raises(QuantizerError, match="8-bit biases"):
+        QuantEGVSR("tiny", bias_q=Int8Bias)
+    with pytest.raises(QuantizerError, match="input"):
+        QuantEGVSR("tiny", bias_q=Int8BiasPerTensorFloatInternalScaling)
+    with pytest.raises(QuantizerError, match="weight bit width 12"):
+        QuantSpec(w_bits=12)
+    with pytest.raises(QuantizerError, match="bias bit width"):
+        QuantSpec(b_bits=24)
+
+
+def test_narrower_specs_build_valid_bundles(real_frames):
+    for spec in ("w4a8", "w8a8-b16"):
+        m = QuantEGVSR("tiny", spec).eval()
+        man, arrays = build_bundle(m)
+        w_bits = {layer["w_bits"] for layer in man["srnet"]["layers"] if layer["op"] == "conv3x3"}
+        assert w_bits == {m.spec.w_bits}
+        x = _srnet_input(real_frames, 0, 0, 16, 16)
+        assert np.array_equal(_torch_srnet(m, x), run_graph(Bundle(man, arrays), "srnet", x))
+
+
+def test_qcheckpoint_roundtrip_and_errors(tmp_path, trained):
+    save_qcheckpoint(tmp_path / "q.pth", trained, {"note": 1})
+    m = load_qmodel(tmp_path / "q.pth")
+    for (k, a), b in zip(trained.state_dict().items(), m.state_dict().values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(CheckpointError, match="not a quantized"):
+        load_qmodel(paths.DEFAULT_FLOAT)
+    obj = torch.load(tmp_path / "q.pth", weights_only=True)
+    obj["state_dict"].pop("srnet.conv_in.weight")
+    torch.save(obj, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_qmodel(tmp_path / "bad.pth")
+
+
+def test_export_all_writes_manifest(tmp_path, trained):
+    man = export_all(trained, tmp_path / "out" / "tiny", 16, 24, source_sha256="ab" * 32)
+    files = json.loads((tmp_path / "out" / "tiny.export.json").read_text())["files"]
+    assert man["schema"] == "egvsr.export" and man["schema_version"] == 1
+    for f in files.values():
+        assert (tmp_path / "out" / f).is_file()
+    b = load_bundle(tmp_path / "out" / files["bundle"])
+    assert b.manifest["source_checkpoint_sha256"] == "ab" * 32 and b.sha256 == man["bundle_sha256"]
+    assert not list((tmp_path / "out").glob("*.tmp"))
