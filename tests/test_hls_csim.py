@@ -125,3 +125,17 @@ def test_hls_backend_sequence_equals_golden(cores, hls_bundle, real_frames, tmp_
         np.testing.assert_array_equal(g, r)
     with pytest.raises(ValueError, match="uint8"):
         srnet(np.zeros((h, w, 51), np.int16))
+
+
+def test_top_from_quant_qonnx_equals_golden(hls_bundle, real_frames, tmp_path):
+    """Main path: the QONNX written by quant.export (Brevitas) -> hls4ml; checked against the bundle."""
+    ckpt = hls_build.REPO_ROOT / "pretrained" / "tiny_w8a8.pth"
+    if not ckpt.is_file() or hls_bundle.path is None:
+        pytest.skip("bundled tiny W8A8 checkpoint not present")
+    pytest.importorskip("brevitas")
+    from egvsr.quant.checkpoint import load_qmodel
+    from egvsr.quant.export import export_qonnx_srnet
+    q = export_qonnx_srnet(load_qmodel(ckpt), tmp_path / "srnet.onnx", 8, 8)
+    core = build_core(hls_bundle, TOP, 10, 13, tmp_path / "prj", PART, CLK, qonnx=str(q), pixels_per_beat=4).compile()
+    xs = _real_inputs(hls_bundle, real_frames, 10, 13)
+    np.testing.assert_array_equal(core.run(xs), np.stack([run_graph(hls_bundle, "srnet", x) for x in xs]))
