@@ -29,7 +29,8 @@ import numpy as np
 
 from . import estimate
 from .boards import get_board
-from .convert import QonnxMismatch
+from .convert import QonnxMismatch  # noqa: F401  (re-exported for callers)
+from .cores import TOP
 
 __all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs"]
 
@@ -197,8 +198,9 @@ def _select_cores(cfg, bundle):
 
 def run(config=None, synth: bool = False, progress=print) -> dict:
     """Build, verify and report (see module doc). Returns the report dict (``ok`` is the verdict)."""
-    from .cores import TOP, build_core
+    from . import cores as _cores
 
+    build_core = _cores.build_core
     t_start = time.perf_counter()
     cfg = load_config(DEFAULT_CONFIG if config is None else config)
     if synth and shutil.which("vitis_hls") is None:
@@ -288,11 +290,11 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         top_fifos = full[TOP].fifo_depths if TOP in full else {}
         for c, core in full.items():
             core.project_dir = out / c
-        os.replace(tmp, out)
-        tmp = None
         report = _report(cfg, bundle, board, budget, choice, est, full, verdicts, top_fifos, pr.times, ok)
         report["total_s"] = round(time.perf_counter() - t_start, 1)
-        _write_report(out, report)
+        _write_report(tmp, report)
+        os.replace(tmp, out)
+        tmp = None
         pr.done(f"{out / 'report.md'}")
     except BaseException:
         if tmp is not None:
