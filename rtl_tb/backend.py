@@ -26,7 +26,7 @@ class RtlSrnet:
     """
 
     def __init__(self, bundle, simulator: str = "verilator", workdir=None, parallelism=None,
-                 board=DEFAULT_BOARD, out_pixels=None):
+                 board=DEFAULT_BOARD, out_pixels=None, board_io: bool = False):
         from egvsr.golden import load_bundle
         self.bundle = load_bundle(bundle) if isinstance(bundle, (str, Path)) else bundle
         if not sim.available(simulator):
@@ -37,6 +37,7 @@ class RtlSrnet:
         self.parallelism = parallelism
         self.board = board if parallelism is None else None
         self.out_pixels = out_pixels
+        self.board_io = board_io
         self._harness: dict[int, tuple[Harness, Path, dict]] = {}
         self.last_stats: dict = {}
 
@@ -44,14 +45,15 @@ class RtlSrnet:
         from egvsr.rtl.generate import generate_srnet
         max_w = max(16, 1 << (int(W) - 1).bit_length())
         if max_w not in self._harness:
-            gdir = self.workdir / f"w{max_w}"
+            gdir = self.workdir / f"w{max_w}{'_board' if self.board_io else ''}"
             top = generate_srnet(self.bundle, gdir, parallelism=self.parallelism, board=self.board,
-                                 max_w=max_w, out_pixels=self.out_pixels)
+                                 max_w=max_w, out_pixels=self.out_pixels, board_io=self.board_io)
             meta = json.loads((gdir / "manifest.json").read_text())
             srcs = [gdir / s for s in meta["sources"]]
             dut = dut_instance("srnet_top", {})
             h = Harness(self.simulator, srcs, dut, meta["in_bits"], meta["out_bits"],
-                        dim_bits=meta["dim_bits"], tag="srnet_top")
+                        dim_bits=meta["dim_bits"],
+                        tag="srnet_top_board" if self.board_io else "srnet_top")
             self._harness[max_w] = (h, gdir, meta)
             del top
         return self._harness[max_w]
@@ -65,6 +67,16 @@ class RtlSrnet:
         P = meta["out_pixels"]
         if (W * meta["scale"]) % P:
             raise ValueError(f"width {W}: {P} HR pixels per beat need 4W % {P} == 0")
+        if self.board_io:
+            # host buffers and (un)packing exactly as the board does (egvsr.board.streams)
+            from egvsr.board.streams import pack_x, unpack_output
+            buf = np.zeros((H, W, meta["in_bytes"]), np.uint8)
+            pack_x(buf, x)
+            raw, st = h.stream(buf[None].astype(np.int64), 8, 4, 8, False, out_pixels=P,
+                               scale=meta["scale"], cwd=gdir, tag=f"f{H}x{W}")
+            out_buf = raw[0].astype(np.uint8)            # (4H, 4W, 4): R, G, B, 0
+            self.last_stats = dict(st, H=H, W=W, build_s=h.build_s, out_buf=out_buf)
+            return unpack_output(out_buf)
         out, st = h.stream(x[None].astype(np.int64), 8, 3, 8, False, out_pixels=P,
                            scale=meta["scale"], cwd=gdir, tag=f"f{H}x{W}")
         self.last_stats = dict(st, H=H, W=W, build_s=h.build_s)

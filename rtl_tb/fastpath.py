@@ -11,7 +11,7 @@ from egvsr.rtl_tb.harness import conv_harness
 
 def full_frame_conv(simulator: str = "verilator", cin: int = 4, cout: int = 4, H: int = 540,
                     W: int = 960, pi: int | None = None, po: int | None = None, seed: int = 0,
-                    frames: int = 1) -> dict:
+                    frames: int = 1, vflags=None) -> dict:
     """Stream `frames` random HxW frames through a conv3x3 core and compare with golden.
 
     Returns match, cycles, cycles/s, II (cycles per pixel), and the wall times
@@ -23,7 +23,7 @@ def full_frame_conv(simulator: str = "verilator", cin: int = 4, cout: int = 4, H
              OUT_SIGNED=1, SHIFT=9, ACT=1, LEAKY_SHIFT=0, PI=pi, PO=po,
              MAX_W=1 << (W - 1).bit_length(), DIM_BITS=12)
     t0 = time.time()
-    h = conv_harness(simulator, p, tag=f"conv_full_{cin}x{cout}")
+    h = conv_harness(simulator, p, tag=f"conv_full_{cin}x{cout}", vflags=vflags)
     build_s = time.time() - t0
     rng = np.random.default_rng(seed)
     w = rng.integers(-127, 128, (cout, cin, 3, 3))
@@ -40,5 +40,6 @@ def full_frame_conv(simulator: str = "verilator", cin: int = 4, cout: int = 4, H
                 match=match, cycles=st["cycles"], cycles_per_frame=st["cycles_per_frame"],
                 ii_cycles_per_pixel=st["cycles_per_frame"] / (H * W),
                 cycles_per_s=st["cycles_per_s"], sim_s=st["sim_wall_s"], build_s=build_s,
-                golden_s=t3 - t2, verify_s=time.time() - t1,
+                golden_s=t3 - t2, verify_s=time.time() - t1, write_s=st["write_s"],
+                read_s=st["read_s"], vflags=h.vflags,
                 frames_verified_per_s=frames / (time.time() - t1))

@@ -6,7 +6,7 @@ with no Python in the simulation loop. Built as a plain Verilator binary
 Plusargs: +in=FILE +out=FILE +w=W +h=H +nin=BEATS +nout=BEATS [+gap=PCT +bp=PCT]
 (PCT: percent of cycles with tvalid / tready held low, from an LFSR).
 The harness prints `CYCLES <n>` (first input handshake to last output
-handshake) and `DONE`.
+handshake), `TLAST <count> <index of the last beat with tlast>` and `DONE`.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ module harness;
     {dut}
 
     integer fin, fout, r, w, h, nin, nout, gap, bp;
-    integer sent, got, col, pix, cycle, t_first, t_last;
+    integer sent, got, col, pix, cycle, t_first, t_last, nlast, last_at;
     reg [15:0] lfsr_a, lfsr_b;
     reg [8*512-1:0] fname_in, fname_out;
 
@@ -67,6 +67,7 @@ module harness;
         s_valid = 1'b0; s_last = 1'b0; s_user = 1'b0; s_data = {{IN_W{{1'b0}}}};
         m_ready = 1'b0;
         sent = 0; got = 0; col = 0; pix = 0; cycle = 0; t_first = -1; t_last = 0;
+        nlast = 0; last_at = -1;
         lfsr_a = 16'hACE1; lfsr_b = 16'h1D2C;
     end
 
@@ -82,11 +83,13 @@ module harness;
             // output side
             if (m_valid && m_ready) begin
                 $fwrite(fout, "%h\n", m_data);
+                if (m_last) begin nlast = nlast + 1; last_at = got; end
                 got = got + 1;
                 t_last = cycle;
                 if (got == nout) begin
                     $fclose(fout);
                     $display("CYCLES %0d", t_last - t_first + 1);
+                    $display("TLAST %0d %0d", nlast, last_at);
                     $display("DONE");
                     $finish;
                 end
@@ -166,11 +169,16 @@ int main(int argc, char** argv) {
 """
 
 
+#: Verilator flags of the harness builds (after -O3); see `tune_flags` in fastpath
+VERILATOR_FLAGS = ["-CFLAGS", "-O2"]
+
+
 class Harness:
     """A built harness binary for one DUT configuration."""
 
     def __init__(self, simulator: str, sources, dut: str, in_w: int, out_w: int,
-                 dim_bits: int = 12, timeout: int = 2_000_000_000, tag: str = "harness"):
+                 dim_bits: int = 12, timeout: int = 2_000_000_000, tag: str = "harness",
+                 vflags: list[str] | None = None):
         sim.setup_path()
         self.simulator = simulator
         text = HARNESS.format(in_w=in_w, out_w=out_w, dut=dut, dim=dim_bits, timeout=timeout)
@@ -179,6 +187,8 @@ class Harness:
         for s in srcs:
             h.update(s.read_bytes())
         h.update(simulator.encode())
+        self.vflags = list(VERILATOR_FLAGS if vflags is None else vflags)
+        h.update(" ".join(self.vflags).encode())
         self.dir = sim.build_root() / f"{tag}_{simulator}_{h.hexdigest()[:16]}"
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "harness.v").write_text(text)
@@ -202,8 +212,8 @@ class Harness:
             (self.dir / "main.cpp").write_text(MAIN_CPP)
             cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--top-module", "harness",
                    "-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0",
-                   "--timescale", "1ns/1ps", "-Mdir", str(self.dir / "obj"), "-j", "2",
-                   "-CFLAGS", "-O2", str(self.dir / "main.cpp")] + [str(s) for s in self.sources]
+                   "--timescale", "1ns/1ps", "-Mdir", str(self.dir / "obj"), "-j", "2"] + \
+                  self.vflags + [str(self.dir / "main.cpp")] + [str(s) for s in self.sources]
         elif self.simulator == "icarus":
             cmd = ["iverilog", "-g2005", "-s", "harness", "-o", str(self.dir / "harness.vvp")] + \
                   [str(s) for s in self.sources]
@@ -227,7 +237,11 @@ class Harness:
         m = re.search(r"CYCLES (\d+)", out)
         if "DONE" not in out or m is None:
             raise RuntimeError(f"harness run failed ({self.simulator}):\n{out[-3000:]}")
-        return {"cycles": int(m.group(1)), "sim_wall_s": wall}
+        t = re.search(r"TLAST (\d+) (-?\d+)", out)
+        st = {"cycles": int(m.group(1)), "sim_wall_s": wall}
+        if t:
+            st.update(tlast_count=int(t.group(1)), tlast_last_beat=int(t.group(2)))
+        return st
 
     def stream(self, frames, in_bits: int, out_fields: int, out_bits: int, out_signed: bool,
                out_pixels: int = 1, scale: int = 1, cwd=None, gap: int = 0, bp: int = 0,
@@ -252,9 +266,10 @@ class Harness:
         return out, st
 
 
-def conv_harness(simulator: str, params: dict, tag: str = "conv") -> Harness:
+def conv_harness(simulator: str, params: dict, tag: str = "conv", vflags=None) -> Harness:
     from egvsr.rtl import core_sources
     p = dict(params)
     dut = dut_instance("conv3x3", p)
     return Harness(simulator, core_sources("conv3x3"), dut, p["CIN"] * p["IN_BITS"],
-                   p["COUT"] * p["OUT_BITS"], dim_bits=p.get("DIM_BITS", 12), tag=tag)
+                   p["COUT"] * p["OUT_BITS"], dim_bits=p.get("DIM_BITS", 12), tag=tag,
+                   vflags=vflags)

@@ -11,7 +11,8 @@
 // Weights: WEIGHT_FILE, one word per fold step (step = co_group*NI + ci_group)
 // holding w[co_group*PO+po, ci_group*PI+pi, ky, kx] at bit
 // ((po*PI + pi)*9 + ky*3 + kx) * W_BITS. Biases: BIAS_FILE, one word per
-// output group, b[og*PO+po] at bit po*B_BITS (both $readmemh hex).
+// output group, b[og*PO+po] at bit po*B_BITS (both $readmemh hex). The
+// weight ROM is block RAM when F >= ROM_BLOCK_MIN, LUTs otherwise.
 //
 // Frame size (cfg_width x cfg_height, 1..MAX_W x 1..2**DIM_BITS-2) is read at
 // run time and must be stable during a frame. The core walks the frame
@@ -35,6 +36,7 @@ module conv3x3 #(
     parameter PO          = COUT,
     parameter MAX_W       = 64,
     parameter DIM_BITS    = 12,
+    parameter ROM_BLOCK_MIN = 64,
     parameter WEIGHT_FILE = "conv_w.mem",
     parameter BIAS_FILE   = "conv_b.mem"
 ) (
@@ -219,13 +221,24 @@ module conv3x3 #(
         end
     end
 
-    // weight ROM, one word per fold step
-    (* rom_style = "block" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+    // weight ROM, one word per fold step: block RAM when it is at least
+    // ROM_BLOCK_MIN words deep, LUTs (distributed ROM) when shallower
     reg [NP*W_BITS-1:0] wq;
-    initial $readmemh(WEIGHT_FILE, wrom);
-    always @(posedge aclk) begin
-        if (en) wq <= wrom[step1];
-    end
+    generate
+        if (F >= ROM_BLOCK_MIN) begin : g_wrom_block
+            (* rom_style = "block" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+            initial $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge aclk) begin
+                if (en) wq <= wrom[step1];
+            end
+        end else begin : g_wrom_lut
+            (* rom_style = "distributed" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+            initial $readmemh(WEIGHT_FILE, wrom);
+            always @(posedge aclk) begin
+                if (en) wq <= wrom[step1];
+            end
+        end
+    endgenerate
 
     // ------------------------------------------ stage 2: multiply
     reg            v2, fci2, lci2;
@@ -285,7 +298,7 @@ module conv3x3 #(
         end
     endgenerate
 
-    reg [NP*PW-1:0] prod;
+    reg [PW-1:0] prod [0:NP-1];          // unpacked: one word per product
     genvar go, gi;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_po
@@ -296,7 +309,7 @@ module conv3x3 #(
                         {(IN_SIGNED != 0) & xr[IN_BITS-1], xr};
                     wire signed [W_BITS-1:0] ws = wq[((go*PI + gi)*9 + gk)*W_BITS +: W_BITS];
                     always @(posedge aclk) begin
-                        if (en) prod[((go*PI + gi)*9 + gk)*PW +: PW] <= xs * ws;
+                        if (en) prod[(go*PI + gi)*9 + gk] <= xs * ws;
                     end
                 end
             end
@@ -316,23 +329,7 @@ module conv3x3 #(
             pv3 <= pv2; pu3 <= pu2; pl3 <= pl2;
         end
     end
-    // adder tree over the PI*9 products of each output channel
-    wire [PO*ACC_W-1:0] sum3;
-    generate
-        for (go = 0; go < PO; go = go + 1) begin : g_sum
-            reg signed [ACC_W-1:0] s;
-            integer j;
-            always @* begin
-                s = {ACC_W{1'b0}};
-                for (j = 0; j < PI * 9; j = j + 1)
-                    s = s + {{(ACC_W-PW){prod[(go*PI*9 + j)*PW + PW-1]}},
-                             prod[(go*PI*9 + j)*PW +: PW]};
-            end
-            assign sum3[go*ACC_W +: ACC_W] = s;
-        end
-    endgenerate
-
-        reg [PO*B_BITS-1:0] brom [0:NO-1];
+    reg [PO*B_BITS-1:0] brom [0:NO-1];
     initial $readmemh(BIAS_FILE, brom);
     wire [PO*B_BITS-1:0] bias_w = brom[co3];
 
@@ -343,14 +340,25 @@ module conv3x3 #(
         if (!aresetn) v4 <= 1'b0;
         else if (en) v4 <= v3;
     end
+    // adder tree over the PI*9 products of each output channel, summed in
+    // the clocked block (once per clock: an always @* over the product array
+    // would be re-evaluated on every product update by event simulators)
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_acc
             wire signed [ACC_W-1:0] b = {{(ACC_W-B_BITS){bias_w[go*B_BITS + B_BITS-1]}},
                                          bias_w[go*B_BITS +: B_BITS]};
+            reg signed [ACC_W-1:0] s;
+            integer j;
+            /* verilator lint_off BLKSEQ */
             always @(posedge aclk) begin
-                if (en) acc4[go*ACC_W +: ACC_W] <= (fci3 ? b : acc4[go*ACC_W +: ACC_W])
-                                                  + sum3[go*ACC_W +: ACC_W];
+                if (en) begin
+                    s = {ACC_W{1'b0}};
+                    for (j = 0; j < PI * 9; j = j + 1)
+                        s = s + {{(ACC_W-PW){prod[go*PI*9 + j][PW-1]}}, prod[go*PI*9 + j]};
+                    acc4[go*ACC_W +: ACC_W] <= (fci3 ? b : acc4[go*ACC_W +: ACC_W]) + s;
+                end
             end
+            /* verilator lint_on BLKSEQ */
         end
     endgenerate
     always @(posedge aclk) begin
