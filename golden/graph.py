@@ -25,10 +25,10 @@ def flow_lut(bundle, in_exp: int, in_bits: int) -> np.ndarray:
     return cache[key]
 
 
-def _conv(bundle, L, xs, srcs):
+def _conv(bundle, L, xs, srcs, shuffle=1):
     w, b = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
     return ops.conv3x3(xs[0], w, b, L["in_exp"], L["w_exp"], L["out_exp"], L["out_bits"],
-                       L["out_signed"], L["act"], L.get("leaky_shift", 0))
+                       L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle)
 
 
 def _add(bundle, L, xs, srcs):
@@ -43,11 +43,15 @@ def _tanh(bundle, L, xs, srcs):
     return ops.tanh_flow(xs[0], flow_lut(bundle, L["in_exp"], srcs[0]["out_bits"]))
 
 
+def _pixel_shuffle(bundle, L, xs, srcs):
+    return ops.pixel_shuffle(xs[0], L["factor"])
+
+
 OPS = {
     "conv3x3": _conv,
     "add": _add,
     "relu": _relu,
-    "pixel_shuffle": lambda bundle, L, xs, srcs: ops.pixel_shuffle(xs[0], L["factor"]),
+    "pixel_shuffle": _pixel_shuffle,
     "depth_to_space": lambda bundle, L, xs, srcs: ops.depth_to_space(xs[0], L["factor"]),
     "space_to_depth": lambda bundle, L, xs, srcs: ops.space_to_depth(xs[0], L["factor"]),
     "maxpool2": lambda bundle, L, xs, srcs: ops.maxpool2(xs[0]),
@@ -83,13 +87,35 @@ def run_graph(bundle, net: str, x, keep: bool = False):
     for i, L in enumerate(layers):
         for src in L["inputs"]:
             last_use[src] = i
+    # a conv3x3 whose only consumer is a pixel_shuffle runs fused with it
+    # (same result, no separate shuffle copy) unless every tensor is kept
+    uses = {}
+    for L in layers:
+        for src in L["inputs"]:
+            uses[src] = uses.get(src, 0) + 1
+    by_name = {L["name"]: L for L in layers}
+    fused = {}  # conv name -> its pixel_shuffle layer
+    if not keep and OPS.get("conv3x3") is _conv and OPS.get("pixel_shuffle") is _pixel_shuffle:
+        for L in layers:
+            src = by_name.get(L["inputs"][0])
+            if (L["op"] == "pixel_shuffle" and src is not None and src["op"] == "conv3x3"
+                    and uses[src["name"]] == 1 and src["name"] != out_name):
+                fused[src["name"]] = L
     specs = {"input": spec}
     tensors = {"input": x}
     for i, L in enumerate(layers):
         fn = OPS.get(L["op"])
         if fn is None:
             raise ValueError(f"{net} layer {L['name']!r}: no golden implementation of op {L['op']!r}")
-        y = fn(bundle, L, [tensors[s] for s in L["inputs"]], [specs[s] for s in L["inputs"]])
+        if L["name"] in fused:
+            P = fused[L["name"]]
+            xs = [tensors[s] for s in L["inputs"]]
+            tensors[P["name"]] = _conv(bundle, L, xs, None, shuffle=int(P["factor"]))
+            y = None  # consumed only by P, which takes the fused result
+        elif L["op"] == "pixel_shuffle" and L["inputs"][0] in fused:
+            y = tensors[L["name"]]
+        else:
+            y = fn(bundle, L, [tensors[s] for s in L["inputs"]], [specs[s] for s in L["inputs"]])
         tensors[L["name"]] = y
         specs[L["name"]] = L
         if not keep:

@@ -140,6 +140,29 @@ def test_conv3x3_all_accumulator_paths(xdt, wdt, xr, wr, path, O):
             np.testing.assert_array_equal(got, ref_conv(x, w, b, 0, 0, out_exp, 16, True, act, 3))
 
 
+@pytest.mark.parametrize("O,r", [(4, 2), (12, 2), (48, 4)])  # planar and strip kernels
+@pytest.mark.parametrize("xdt,xr", [(np.uint8, 255), (np.int64, 2**40)])  # float32 / int64
+def test_conv3x3_fused_pixel_shuffle(O, r, xdt, xr, monkeypatch):
+    from egvsr.golden import conv
+    monkeypatch.setattr(conv, "_STRIP_BYTES", 1)  # one row per strip: many parallel strips
+    H, W, C = 9, 7, 5
+    lo = 0 if xdt == np.uint8 else -xr
+    x = RNG.integers(lo, xr, (H, W, C)).astype(xdt)
+    w = RNG.integers(-127, 128, (O, C, 3, 3)).astype(np.int16)
+    b = RNG.integers(-20000, 20000, O).astype(np.int32)
+    out_exp = -4 if xdt == np.uint8 else 40
+    for act in ("none", "relu", "leaky"):
+        want = ops.pixel_shuffle(ref_conv(x, w, b, -8, -8, out_exp, 8, False, act, 2), r)
+        got = ops.conv3x3(x, w, b, -8, -8, out_exp, 8, False, act, 2, shuffle=r)
+        assert got.dtype == np.uint8 and got.shape == (r * H, r * W, O // (r * r))
+        np.testing.assert_array_equal(got, want)
+    xb = np.stack([x, x[::-1]])
+    np.testing.assert_array_equal(ops.conv3x3(xb, w, b, -8, -8, out_exp, 8, False, shuffle=r),
+                                  ops.pixel_shuffle(ops.conv3x3(xb, w, b, -8, -8, out_exp, 8, False), r))
+    with pytest.raises(ValueError, match="shuffle"):
+        ops.conv3x3(x, w, b, -8, -8, out_exp, 8, False, shuffle=3)
+
+
 def test_conv3x3_left_shift_and_batch():
     x = RNG.integers(0, 4, (2, 3, 4, 2)).astype(np.uint8)
     w = RNG.integers(-3, 4, (3, 2, 3, 3)).astype(np.int8)
