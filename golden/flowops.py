@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ._par import map_strips
 from .fixed import int_range, requant
 
 __all__ = ["FLOW_TAPS", "tanh_flow_lut", "tanh_flow", "flow_pad", "flow_upsample4", "warp"]
@@ -137,31 +138,54 @@ def warp(hr_prev_u8, hr_flow, hr_frac_bits: int) -> np.ndarray:
         raise ValueError(f"hr_frac_bits {fb} out of range 0..20")
     F = 1 << fb
     # lerp along x then y: same integer sum as the contract's 4-term form
-    # (distributivity); every value is <= 255 * F**2 + F**2, so the
-    # narrowest unsigned type holding that is exact.
-    top = 256 * F * F
+    # (distributivity); every partial value is <= 255 * F**2, plus the
+    # rounding addend 2**(2fb-1), so the narrowest unsigned type holding
+    # that is exact.
+    top = 255 * F * F + (F * F // 2)
     dt = np.uint16 if top < 2**16 else np.uint32 if top < 2**32 else np.uint64
     small = max(H, W) * F < 2**30 and H * W < 2**31 and fl.dtype.itemsize <= 2
     cdt = np.int32 if small else np.int64
-    X = np.arange(W, dtype=cdt)[None, :] * F + fl[..., 0]
-    Y = np.arange(H, dtype=cdt)[:, None] * F + fl[..., 1]
-    np.clip(X, 0, (W - 1) * F, out=X)
-    np.clip(Y, 0, (H - 1) * F, out=Y)
-    x0, ax = X >> fb, (X & (F - 1)).astype(dt)
-    y0, ay = Y >> fb, (Y & (F - 1)).astype(dt)
-    x1 = np.minimum(x0 + 1, W - 1)
-    r0 = np.minimum(y0 + 1, H - 1) * W  # flat row offsets
-    y0 *= W
-    planes = np.ascontiguousarray(np.moveaxis(img, -1, 0)).reshape(C, -1)  # (C, H*W)
-    bx, by = dt(F) - ax, dt(F) - ay
-    h0 = bx * np.take(planes, y0 + x0, axis=1) + ax * np.take(planes, y0 + x1, axis=1)
-    h1 = bx * np.take(planes, r0 + x0, axis=1) + ax * np.take(planes, r0 + x1, axis=1)
-    acc = by * h0
-    acc += ay * h1
-    if fb == 0:
-        return np.moveaxis(acc, 0, -1).astype(np.uint8)
-    # round half to even by 2*fb (acc >= 0, no overflow: acc + 2**(2fb-1) < top)
+    # pixels as one 4-byte word each (channels zero padded to a multiple of
+    # 4): one gather per tap moves all channels of a pixel at once
+    C4 = -(-C // 4) * 4
+    if C4 == C:
+        px = np.ascontiguousarray(img).view(np.uint32).reshape(H * W, C4 // 4)
+    else:
+        px = np.zeros((H * W, C4), np.uint8)
+        px[:, :C] = img.reshape(H * W, C)
+        px = px.view(np.uint32)
+    out = np.empty((H, W, C), np.uint8)
+    xs = np.arange(W, dtype=cdt) * F
     sh = 2 * fb
-    acc += ((acc >> dt(sh)) & dt(1)) + dt((1 << (sh - 1)) - 1)
-    acc >>= dt(sh)
-    return np.moveaxis(acc, 0, -1).astype(np.uint8)
+    rows = max(1, min(H, (1 << 16) // max(1, W)))
+
+    def one(y0):
+        y1 = min(H, y0 + rows)
+        n = (y1 - y0) * W
+        X = xs + fl[y0:y1, :, 0]
+        Y = np.arange(y0, y1, dtype=cdt)[:, None] * F + fl[y0:y1, :, 1]
+        np.clip(X, 0, (W - 1) * F, out=X)
+        np.clip(Y, 0, (H - 1) * F, out=Y)
+        x0, ax = X >> fb, (X & (F - 1)).astype(dt).reshape(n, 1, 1)
+        yy, ay = Y >> fb, (Y & (F - 1)).astype(dt).reshape(n, 1, 1)
+        x1 = np.minimum(x0 + 1, W - 1)
+        r1 = np.minimum(yy + 1, H - 1) * W  # flat row offsets
+        r0 = yy * W
+
+        def tap(idx):
+            return np.take(px, idx.reshape(-1), axis=0).view(np.uint8).reshape(n, -1, 4).astype(dt)
+        bx, by = dt(F) - ax, dt(F) - ay
+        h0 = bx * tap(r0 + x0)
+        h0 += ax * tap(r0 + x1)
+        h1 = bx * tap(r1 + x0)
+        h1 += ax * tap(r1 + x1)
+        h0 *= by
+        h1 *= ay
+        h0 += h1
+        if fb:
+            # round half to even by 2*fb (acc >= 0, no overflow: acc + 2**(2fb-1) <= top)
+            h0 += ((h0 >> dt(sh)) & dt(1)) + dt((1 << (sh - 1)) - 1)
+            h0 >>= dt(sh)
+        out[y0:y1] = h0.reshape(y1 - y0, W, C4)[:, :, :C]
+    map_strips(one, range(0, H, rows))
+    return out
