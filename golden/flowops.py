@@ -115,8 +115,15 @@ def flow_upsample4(lr_flow, upsampler, lr_frac_bits: int, hr_frac_bits: int) -> 
     r = sum(t[:, k, None, None, None] * p[None, k:k + H] for k in range(4))
     # columns: a[py, i, px, j, c] = sum_l T[px, l] r[py, i, j + l]
     a = sum(t[None, None, :, l, None, None] * r[:, :, None, l:l + W] for l in range(4))
-    acc = a.transpose(1, 0, 3, 2, 4).reshape(4 * H, 4 * W, 2)
-    return requant(acc, 16 + int(lr_frac_bits) - int(hr_frac_bits) - 2, 16, True).astype(np.int16)
+    s = 16 + int(lr_frac_bits) - int(hr_frac_bits) - 2
+    if dt is np.int32 and 1 <= s <= 30:
+        # rshift_rne in int32: |acc| < 2**30 and the addend <= 2**(s-1) (no overflow)
+        a += ((a >> s) & 1) + ((1 << (s - 1)) - 1)
+        a >>= s
+        q = np.clip(a, -(1 << 15), (1 << 15) - 1).astype(np.int16)
+    else:
+        q = requant(a, s, 16, True).astype(np.int16)
+    return q.transpose(1, 0, 3, 2, 4).reshape(4 * H, 4 * W, 2)
 
 
 def warp(hr_prev_u8, hr_flow, hr_frac_bits: int) -> np.ndarray:
