@@ -33,17 +33,18 @@ class BoardSrnet:
         None picks the board when running on one, else the simulated device.
     sim_engine : ``'golden'`` | ``'rtl'``
         Behind the simulated stream: golden numpy SRNet or the RTL sim.
-    timeout : float
-        Seconds per DMA channel before :class:`DmaTimeoutError`.
+    timeout : float | None
+        Seconds per DMA channel before :class:`DmaTimeoutError`; default 10 s,
+        600 s with the RTL engine (its first frame builds the simulator).
     """
 
     def __init__(self, bundle, overlay=None, simulate=None, sim_engine="golden",
-                 timeout=10.0, threaded=True):
+                 timeout=None, threaded=True):
         self.bundle = bundle
         self.overlay_path = overlay
         self.simulate = simulate
         self.sim_engine = sim_engine
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else (600.0 if sim_engine == "rtl" else 10.0)
         self.threaded = threaded
         self.handle = None
         self.stream = None
