@@ -162,7 +162,12 @@ def cmd_hls(args):
 
 def cmd_sim(args):
     from egvsr.rtl_tb.regression import main
-    return main(args.rest)
+
+    from . import paths
+    rest = list(args.rest)
+    if "--bundle" not in rest:  # the bundled tiny W8A8 model by default
+        rest = ["--bundle", str(paths.DEFAULT_BUNDLE)] + rest
+    return main(rest)
 
 
 def cmd_bench(args):
