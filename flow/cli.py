@@ -155,8 +155,7 @@ def cmd_export(args):
 
 def cmd_hls(args):
     from egvsr.hls.build import run
-    cfg = args.config or str(Path(__file__).resolve().parent.parent / "hls" / "configs" / "default.yaml")
-    report = run(cfg, synth=args.synth)
+    report = run(args.config, synth=args.synth)  # None: hls/configs/default.yaml
     return 0 if report.get("ok", True) else 1
 
 

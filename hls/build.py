@@ -44,6 +44,7 @@ class ConfigError(ValueError):
 
 DEFAULTS = {
     "name": "tiny-kv260", "preset": "tiny", "bundle": "pretrained/tiny_w8a8.json", "qonnx": None,
+    "qonnx_from": None,
     "board": "kv260", "lr_width": 960, "lr_height": 540, "target_fps": 60.0, "pixels_per_beat": 4,
     "dsp_budget_fraction": 0.9, "fifo_chain_depth": 4, "fifo_margin": 8, "cores": "all",
     "csim": {"clip": "carphone", "frames": 2, "crop": [24, 32], "odd_crop": [9, 13], "compile_full": True,
@@ -116,6 +117,7 @@ def load_config(config) -> dict:
         raise ConfigError(f"{where}: name {name!r} must be a plain directory name")
     cfg["_bundle_path"] = _resolve(cfg["bundle"], base)
     cfg["_qonnx_path"] = _resolve(cfg["qonnx"], base) if cfg["qonnx"] else None
+    cfg["_qonnx_from"] = _resolve(cfg["qonnx_from"], base) if cfg["qonnx_from"] else None
     cfg["_out"] = _resolve(cfg["out_dir"], base) / name
     cfg["_where"] = where
     return cfg
@@ -196,6 +198,19 @@ def _select_cores(cfg, bundle):
     return list(want)
 
 
+def _export_qonnx(cfg, progress):
+    """QONNX of SRNet from the QAT checkpoint ``qonnx_from`` (Brevitas export_qonnx, quant/)."""
+    src = cfg["_qonnx_from"]
+    if not src.is_file():
+        raise ConfigError(f"{cfg['_where']}: qonnx_from checkpoint {src} not found")
+    from egvsr.quant.checkpoint import load_qmodel
+    from egvsr.quant.export import export_qonnx_srnet
+    t0 = time.perf_counter()
+    export_qonnx_srnet(load_qmodel(src), cfg["_qonnx_path"], 24, 32)
+    (progress or print)(f"[hls] exported the SRNet QONNX from {src.name} with Brevitas -> "
+                        f"{cfg['_qonnx_path']} ({time.perf_counter() - t0:.1f} s)")
+
+
 def run(config=None, synth: bool = False, progress=print) -> dict:
     """Build, verify and report (see module doc). Returns the report dict (``ok`` is the verdict)."""
     from . import cores as _cores
@@ -217,6 +232,8 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
     bundle = _load_bundle(cfg)
     cores = _select_cores(cfg, bundle)
     qonnx = None
+    if cfg["_qonnx_path"] is not None and not cfg["_qonnx_path"].is_file() and cfg["_qonnx_from"] is not None:
+        _export_qonnx(cfg, progress)
     if cfg["_qonnx_path"] is not None:
         if not cfg["_qonnx_path"].is_file():
             raise ConfigError(f"{cfg['_where']}: QONNX file {cfg['_qonnx_path']} not found")
