@@ -99,13 +99,18 @@ def load_model(path, preset=None) -> EGVSR:
 
 def save_checkpoint(path, model: EGVSR, meta: dict | None = None, extra: dict | None = None) -> None:
     """Atomic save: temp file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": FORMAT, "version": VERSION, "preset": model.preset.to_dict(),
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
            "meta": meta or {}}
     if extra:
         obj.update(extra)
+    atomic_torch_save(obj, path)
+
+
+def atomic_torch_save(obj, path) -> None:
+    """``torch.save`` to a temp file in the same folder, then rename (no half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .checkpoint import atomic_torch_save
 from .warp import backward_warp
 
 
@@ -155,11 +156,9 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                     best = res["psnr_y"]
                     save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
             if rank == 0 and (it % cfg.ckpt_every == 0 or it == cfg.iterations):
-                tmp = out_dir / "last.pth.tmp"
-                torch.save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "iteration": it, "history": history,
-                            "best_psnr": best}, tmp)
-                os.replace(tmp, last)
+                atomic_torch_save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                                   "scheduler": sched.state_dict(), "iteration": it, "history": history,
+                                   "best_psnr": best}, last)
                 save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
             if cfg.time_limit and time.time() - t0 > cfg.time_limit and it < cfg.iterations:
                 log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")

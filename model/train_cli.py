@@ -40,8 +40,12 @@ def config_from_args(args):
                        time_limit=args.time_limit)
 
 
-def float_validator(frames: int, degradation: str):
-    """PSNR-Y of the float model on the held-out clip (carphone), and bicubic."""
+def clip_validator(frames: int, degradation: str):
+    """PSNR-Y on the held-out clip (carphone) and its bicubic baseline.
+
+    Works for any model with ``infer_frames(uint8 frames, device=...)``: the
+    float model and the quantized twin.
+    """
     import numpy as np
 
     from .data import val_sequence
@@ -67,7 +71,7 @@ def train_main(args) -> int:
         sd, _, _ = split_checkpoint(read_checkpoint(args.init))
         load_into(model, sd, args.init)
     summary = run_training(model, cfg, args.out, save_checkpoint,
-                           validate=float_validator(cfg.val_frames, cfg.degradation),
+                           validate=clip_validator(cfg.val_frames, cfg.degradation),
                            resume=not args.no_resume)
     print(f"done: {summary['iterations']} iterations in {summary['seconds']:.0f} s on {summary['device']}, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)

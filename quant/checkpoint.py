@@ -1,13 +1,9 @@
 """Quantized (QAT) checkpoints: plain dicts readable with weights_only=True."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import torch
 
-from egvsr.model.checkpoint import CheckpointError, read_checkpoint
+from egvsr.model.checkpoint import CheckpointError, atomic_torch_save, read_checkpoint
 
 from .qegvsr import QuantEGVSR
 
@@ -16,19 +12,9 @@ VERSION = 1
 
 
 def save_qcheckpoint(path, model: QuantEGVSR, meta: dict | None = None) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": FORMAT, "version": VERSION, "preset": model.preset.to_dict(), "quant": model.spec.to_dict(),
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_torch_save(obj, path)
 
 
 def load_qmodel(path, preset=None) -> QuantEGVSR:

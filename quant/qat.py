@@ -11,27 +11,11 @@ import sys
 from pathlib import Path
 
 
-def quant_validator(frames: int, degradation: str):
-    import numpy as np
-
-    from egvsr.model.data import val_sequence
-    from egvsr.model.degrade import bicubic_upscale, to_uint8
-    from egvsr.model.metrics import clip_metrics
-    lr, gt = val_sequence(frames=frames, degradation=degradation)
-    bic = clip_metrics(to_uint8(bicubic_upscale(lr, align="bd" if degradation == "BD" else "torch")), gt)["psnr_y"]
-
-    def validate(model):
-        dev = next(model.parameters()).device
-        sr = np.stack(list(model.infer_frames(list(lr), device=dev)))
-        return {"psnr_y": clip_metrics(sr, gt)["psnr_y"], "bicubic_psnr_y": bic}
-    return validate
-
-
 def qat_main(args) -> int:
     from egvsr.flow import paths
     from egvsr.model.checkpoint import file_sha256, load_model
     from egvsr.model.train import run_training
-    from egvsr.model.train_cli import config_from_args
+    from egvsr.model.train_cli import clip_validator, config_from_args
 
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
@@ -45,7 +29,7 @@ def qat_main(args) -> int:
 
     def save(path, model, meta):
         save_qcheckpoint(path, model, {**meta, **parent})
-    summary = run_training(qmodel, cfg, args.out, save, validate=quant_validator(cfg.val_frames, cfg.degradation),
+    summary = run_training(qmodel, cfg, args.out, save, validate=clip_validator(cfg.val_frames, cfg.degradation),
                            resume=not args.no_resume)
     print(f"done: {summary['iterations']} QAT iterations in {summary['seconds']:.0f} s, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
