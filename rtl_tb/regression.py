@@ -149,18 +149,54 @@ def main(argv=None) -> int:
             failures.append(f"srnet top {s}")
         _log(f"{'PASS' if ok else 'FAIL'} srnet_top {s} {ww}x{hh} ({src}): {cpp:.1f} cycles/LR px, "
              f"{st['cycles_per_s']:.0f} cycles/s")
-    # fps at each board clock for the parallelism the generator picks for it
-    from egvsr.rtl.generate import choose_parallelism
+    # board variant of the top (56-byte input beats, P=2 x RGB0 out, TLAST_FRAME)
+    hh, ww = (8, 12) if a.quick else (24, 32)
+    rb = RtlSrnet(bundle, simulator="verilator", board_io=True)
+    xx = x[:hh, :ww]
+    got = rb(xx)
+    st = rb.last_stats
+    nbeats = hh * 4 * ww * 4 // 2
+    ok = bool(np.array_equal(got, run_srnet(bundle, xx)) and st["tlast_count"] == 1
+              and st["tlast_last_beat"] == nbeats - 1)
+    res["top"]["board_io"] = {"H": hh, "W": ww, "match": ok, "in_bytes": 56, "out_pixels": 2,
+                              "tlast_count": st["tlast_count"], "cycles": st["cycles"]}
+    if not ok:
+        failures.append("srnet top board_io")
+    _log(f"{'PASS' if ok else 'FAIL'} srnet_top board_io {ww}x{hh}: tlast x{st['tlast_count']} "
+         f"at beat {st['tlast_last_beat']} of {nbeats}")
+
+    # II of a fully parallel top (random nf=4/nb=1 bundle), measured
+    from egvsr.golden import Bundle
+    from egvsr.golden.synth import random_bundle
+    from egvsr.rtl.generate import generate_srnet
+    from egvsr.rtl_tb.harness import Harness, dut_instance
+    from egvsr.rtl_tb.iimeasure import measure_top_ii
+    bf = Bundle(*random_bundle(nf=4, nb=1, tail="espcn", seed=7))
+    gf = sim.build_root() / "regression_top_full"
+    generate_srnet(bf, gf, max_w=32)
+    mf = json.loads((gf / "manifest.json").read_text())
+    t0 = time.time()
+    hf = Harness("verilator", [gf / s for s in mf["sources"]], dut_instance("srnet_top", {}),
+                 mf["in_bits"], mf["out_bits"], tag="srnet_full_ii")
+    rep = measure_top_ii(hf, mf, gf, H=8, W=32, bundle=bf)
+    rep.update(bundle="random nf=4 nb=1 espcn seed 7", mults=mf["mult_count"],
+               build_s=hf.build_s, note="steady = clocks of each extra back-to-back frame; "
+               "per frame H*W pixels + W+1 conv flush positions")
+    res["ii"]["srnet_top_full_parallel"] = rep
+    if not rep["match"] or rep["steady_cycles_per_frame"] != 8 * 32 + 33:
+        failures.append("srnet top full-parallel II")
+    _log(f"srnet_top fully parallel 32x8: {rep['steady_cycles_per_frame']:.0f} clocks/frame "
+         f"(H*W = 256), II {rep['ii_cycles_per_lr_pixel']:.4f}, latency {rep['latency']:.0f}")
+
+    # per board: the planner's design (DSP/BRAM budget, fps at the board clock)
+    from egvsr.rtl.generate import plan_parallelism
     est = {}
-    for name, bd in BOARDS.items():
-        par = choose_parallelism(bundle, name)
-        fold = max(-(-L["cin"] // par[L["name"]][0]) * -(-L["cout"] // par[L["name"]][1])
-                   for L in bundle.layers("srnet") if L["op"] == "conv3x3")
-        cyc = bd["lr_h"] * bd["lr_w"] * fold + (bd["lr_w"] + 1) * fold
-        est[name] = {"parallelism": {k: list(v) for k, v in par.items()}, "ii_cycles_per_lr_pixel": fold,
-                     "mults_per_clock": sum(p[0] * p[1] * 9 for p in par.values()),
-                     "fps_at_board_clock": bd["clock_mhz"] * 1e6 / cyc,
-                     "lr": [bd["lr_w"], bd["lr_h"]], "target_fps": bd["fps"]}
+    for name in BOARDS:
+        rp = plan_parallelism(bundle, name)
+        est[name] = json.loads(json.dumps(rp, default=list))
+        _log(f"board {name}: II {rp['ii_cycles_per_lr_pixel']:g}, {rp['fps']:.2f} fps "
+             f"(target {rp['target_fps']:g}: {'met' if rp['meets_target'] else 'NOT met'}), "
+             f"{rp['dsp']}/{rp['dsp_budget']} DSP, ~{rp['bram36']:.1f}/{rp['bram36_budget']:.0f} BRAM36")
     res["top"]["boards"] = est
 
     # ---- lint

@@ -222,7 +222,8 @@ module conv3x3 #(
     end
 
     // weight ROM, one word per fold step: block RAM when it is at least
-    // ROM_BLOCK_MIN words deep, LUTs (distributed ROM) when shallower
+    // ROM_BLOCK_MIN words deep, LUTs when shallower ("logic": yosys can not
+    // map a wide shallow ROM to LUTRAM; Vivado warns and infers LUT ROM)
     reg [NP*W_BITS-1:0] wq;
     generate
         if (F >= ROM_BLOCK_MIN) begin : g_wrom_block
@@ -232,7 +233,7 @@ module conv3x3 #(
                 if (en) wq <= wrom[step1];
             end
         end else begin : g_wrom_lut
-            (* rom_style = "distributed" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+            (* rom_style = "logic" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge aclk) begin
                 if (en) wq <= wrom[step1];
