@@ -66,8 +66,23 @@ def export_qonnx_fnet(qmodel, path, lr_h: int, lr_w: int, keep_raw=False):
     return export_qonnx_net(qmodel.fnet, path, (1, 6, lr_h, lr_w), keep_raw)
 
 
+def export_qonnx_nchw(module, path, shape_nchw):
+    """Brevitas QONNX export + qonnx cleanup only (NCHW, no channels-last pass).
+
+    qonnx's channels-last conversion runs shape inference whose cost grows
+    with the image size; the NCHW graph is what ``execute_onnx`` needs for
+    large frames (the benchmark).
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+    path = Path(path)
+    _export_raw(module, shape_nchw, path)
+    cleanup_model(ModelWrapper(str(path))).save(str(path))
+    return path
+
+
 def execute_qonnx(path, x_nhwc):
-    """Run a channels-last QONNX file with qonnx's executor; returns the output array."""
+    """Run a QONNX file with qonnx's executor; returns the output array."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
     model = ModelWrapper(str(path))
