@@ -241,13 +241,17 @@ def convert(model, output_dir, project_name: str = "egvsr_srnet", part: str = "x
                                                   default_precision="fixed<16,6>", default_reuse_factor=1)
     cfg["Model"]["Strategy"] = "Resource"
     names = cfg.setdefault("LayerName", {})
+    outs = {o.name for o in model.graph.output}
     for n in model.graph.node:
         if n.op_type == "Conv":
             names.setdefault(n.name, {})
             names[n.name]["ReuseFactor"] = int(reuse.get(n.name, 1))
             names[n.name]["Strategy"] = "Resource"
         if n.op_type == "DepthToSpace":
-            names.setdefault(n.name, {})["PixelsPerBeat"] = int(pixels_per_beat)
+            # Packing P HR pixels per word is for the output stream only: a shuffle inside the
+            # network (the "cheap" tail) feeds a conv, which reads one pixel per word.
+            p = int(pixels_per_beat) if n.output[0] in outs else 1
+            names.setdefault(n.name, {})["PixelsPerBeat"] = p
     # The input stream carries the input quantizer's codes: give it that exact type.
     inp = model.graph.input[0].name
     qin = [n for n in (model.find_consumers(inp) or []) if n.op_type == "Quant"]

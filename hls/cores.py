@@ -93,13 +93,6 @@ def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_peri
     t0 = time.perf_counter()
     ph, pw = PROBE
     if name == TOP:
-        out_layer = bundle.manifest[net]["output"]
-        inner = [L["name"] for L in bundle.layers(net)
-                 if L["op"] in ("pixel_shuffle", "depth_to_space") and L["name"] != out_layer]
-        if inner:
-            raise NotImplementedError(
-                f"SRNet top with a pixel shuffle inside the network ({inner}, the 'cheap' tail) is not "
-                "supported yet: use an ESPCN-tail preset (tiny, small) or the per-layer cores")
         if qonnx is not None:
             model = prepare(copy.deepcopy(qonnx) if isinstance(qonnx, ModelWrapper) else qonnx)
         else:

@@ -113,6 +113,7 @@ def stages(bundle, H: int, W: int, pixels_per_beat: int = 1, net: str = "srnet")
     specs = producer_specs(bundle, net)
     hw = {"input": (H, W)}
     out = []
+    out_name = bundle.manifest[net]["output"]
     for L in bundle.layers(net):
         h, w = hw[L["inputs"][0]]
         src = specs[L["inputs"][0]]
@@ -125,7 +126,9 @@ def stages(bundle, H: int, W: int, pixels_per_beat: int = 1, net: str = "srnet")
             st.factor = int(L["factor"])
             if st.factor % pixels_per_beat:
                 raise ValueError(f"pixels_per_beat {pixels_per_beat} must divide the shuffle factor {st.factor}")
-            st.pixels_per_beat = pixels_per_beat
+            # only the shuffle that produces the net output packs P pixels per word; one inside
+            # the network (the "cheap" tail) feeds a conv at HR, one pixel per word (P = 1)
+            st.pixels_per_beat = pixels_per_beat if L["name"] == out_name else 1
             h, w = h * st.factor, w * st.factor
         hw[L["name"]] = (h, w)
         out.append(st)

@@ -9,9 +9,11 @@ writes), and returns a `ModelWrapper` that hls4ml's ONNX frontend reads:
    when the graph already has channels-last nodes),
 2. every ``Transpose(perm=0,3,1,2) -> DepthToSpace`` pair (qonnx leaves
    DepthToSpace channels-first) becomes one channels-last DepthToSpace node
-   in the ``egvsr.channels_last`` domain (read by `extension`), and a final
-   NHWC->NCHW transpose in front of a graph output is dropped, so the graph
-   output is NHWC like the HLS stream.
+   in the ``egvsr.channels_last`` domain (read by `extension`); inverse
+   transpose pairs left around a DepthToSpace inside the network (the
+   "cheap" tail: shuffle -> ReLU -> conv at HR) cancel
+   (`cancel_transpose_pairs`), and a final NHWC->NCHW transpose in front of
+   a graph output is dropped, so the graph output is NHWC like the HLS stream.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .extension import CL_DOMAIN
 
-__all__ = ["prepare", "channels_last_depth_to_space", "quant_nodes", "resize_spatial", "PROBE"]
+__all__ = ["prepare", "channels_last_depth_to_space", "cancel_transpose_pairs", "quant_nodes", "resize_spatial", "PROBE"]
 
 #: spatial size graphs are prepared at before `resize_spatial` (distinct primes)
 PROBE = (7, 11)
@@ -68,6 +70,51 @@ def _swap_transpose_up(model: ModelWrapper, el) -> bool:
     return True
 
 
+def _compose(p1, p2):
+    """perm of Transpose(p2) applied after Transpose(p1)."""
+    return [p1[i] for i in p2]
+
+
+def cancel_transpose_pairs(model: ModelWrapper) -> bool:
+    """Remove every ``Transpose(p1) -> Transpose(p2)`` whose composition is the identity.
+
+    This is what is left around a DepthToSpace inside the network (the
+    "cheap" tail: shuffle -> ReLU -> conv at HR): qonnx wraps the channels-first
+    DepthToSpace in NHWC->NCHW / NCHW->NHWC transposes and the channels-last
+    rewrite above adds its own NCHW transpose behind the new node, so
+    ``DepthToSpace(CL) -> Transpose(0,3,1,2) -> Transpose(0,2,3,1) -> Relu``
+    collapses to ``DepthToSpace(CL) -> Relu``. The second transpose's
+    consumers are rewired to the first one's input; the first transpose is
+    removed once nothing reads it. Graph outputs are left alone.
+    """
+    g = model.graph
+    outs = {o.name for o in g.output}
+    changed_any = False
+    changed = True
+    while changed:
+        changed = False
+        for t2 in list(g.node):
+            if t2.op_type != "Transpose" or t2.output[0] in outs:
+                continue
+            t1 = model.find_producer(t2.input[0])
+            if t1 is None or t1.op_type != "Transpose":
+                continue
+            p1, p2 = _perm(t1), _perm(t2)
+            if p1 is None or p2 is None or _compose(p1, p2) != list(range(len(p1))):
+                continue
+            src = t1.input[0]
+            for c in model.find_consumers(t2.output[0]) or []:
+                for k, name in enumerate(c.input):
+                    if name == t2.output[0]:
+                        c.input[k] = src
+            g.node.remove(t2)
+            if not model.find_consumers(t1.output[0]) and t1.output[0] not in outs:
+                g.node.remove(t1)
+            changed = changed_any = True
+            break
+    return changed_any
+
+
 def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
     """Rewrite Transpose(NHWC->NCHW) -> DepthToSpace into a channels-last DepthToSpace."""
     g = model.graph
@@ -104,6 +151,7 @@ def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
                 g.node.remove(tr)
             changed = True
             break
+    cancel_transpose_pairs(model)
     # Drop an NHWC->NCHW transpose that only feeds a graph output.
     outs = {o.name: o for o in g.output}
     for node in list(g.node):
