@@ -38,7 +38,7 @@ except Exception:  # pragma: no cover - exercised only without pynq
     _PynqBuffer = None
 
 __all__ = ["SimDevice", "SimMemory", "make_sim_overlay", "golden_engine",
-           "rtl_engine", "SIM_BASES"]
+           "rtl_engine", "register_engine", "ENGINES", "SIM_BASES"]
 
 #: AXI-Lite base addresses of the simulated IP (a Zynq-7000 style map).
 SIM_BASES = {"dma": 0x40400000, "accel": 0x43C00000, "id": 0x41200000}
@@ -56,16 +56,22 @@ def golden_engine(bundle):
     return run
 
 
+#: Engines by name. ``board`` imports only numpy, pynq and golden, so other
+#: engines register themselves: importing ``egvsr.rtl_tb.backend`` adds 'rtl'.
+ENGINES = {"golden": golden_engine}
+
+
+def register_engine(name: str, factory) -> None:
+    """Make ``factory(bundle) -> callable x -> y`` available as ``engine=name``."""
+    ENGINES[name] = factory
+
+
 def rtl_engine(bundle):
-    """SRNet through the RTL simulation (``egvsr.rtl_tb.backend.RtlSrnet``)."""
-    try:
-        from egvsr.rtl_tb.backend import RtlSrnet
-    except ImportError as e:
-        raise NoBoardError(
-            "sim_engine='rtl' needs egvsr.rtl_tb.backend.RtlSrnet (and the "
-            f"simulator from the 'sim' extra): {e}") from None
-    run = RtlSrnet(bundle)
-    return run
+    """SRNet through the RTL simulation, once ``egvsr.rtl_tb.backend`` is imported."""
+    if "rtl" not in ENGINES:
+        raise NoBoardError("sim_engine='rtl' is not registered: import egvsr.rtl_tb.backend first "
+                           "(needs the 'sim' extra: pip install 'egvsr[sim]')")
+    return ENGINES["rtl"](bundle)
 
 
 class SimMemory:
@@ -282,10 +288,10 @@ class SimDevice(_PynqDevice):
         engine = self.engine
         if engine is None:
             engine = meta.get("sim", {}).get("engine", "golden")
-        if engine == "golden":
-            engine = golden_engine(bundle)
-        elif engine == "rtl":
+        if engine == "rtl":
             engine = rtl_engine(bundle)
+        elif isinstance(engine, str) and engine in ENGINES:
+            engine = ENGINES[engine](bundle)
         elif not callable(engine):
             raise ValueError(f"engine must be 'golden', 'rtl' or callable, "
                              f"got {engine!r}")

@@ -63,7 +63,7 @@ class BrevitasBackend(Backend):
     def __init__(self, checkpoint=None, preset=None):
         from egvsr.quant.checkpoint import load_qmodel
         ckpt = Path(checkpoint) if checkpoint else paths.DEFAULT_QAT
-        self.model = load_qmodel(ckpt, preset)
+        self.model = load_qmodel(ckpt, preset).double()  # float64: exact for every preset
         self.description = f"quantized {self.model.preset.name} (Brevitas) from {ckpt}"
 
     def run(self, frames, progress=None):

@@ -38,16 +38,16 @@ def run_srnet(bundle, x) -> np.ndarray:
 def run_fnet(bundle, lr_curr, lr_prev) -> np.ndarray:
     """LR flow int16 (H, W, 2) at exp -lr_frac_bits (channel 0 = x, 1 = y).
 
-    FNet runs on the top-left (H//8*8, W//8*8) crop of concat(lr_curr,
-    lr_prev); its output is reflect-padded on the bottom/right to (H, W).
+    FNet runs on the whole frame concat(lr_curr, lr_prev) as published: its
+    floor-mode pools make the flow (H//8*8, W//8*8), which is reflect-padded
+    on the bottom/right to (H, W).
     """
     lr_curr = _frame("lr_curr", lr_curr)
     lr_prev = _frame("lr_prev", lr_prev, lr_curr.shape)
     H, W, _ = lr_curr.shape
-    H8, W8 = H // 8 * 8, W // 8 * 8
-    if H8 < 8 or W8 < 8:
+    if H < 8 or W < 8:
         raise ValueError(f"FNet needs frames of at least 8x8 pixels, got {H}x{W}")
-    x = np.concatenate([lr_curr[:H8, :W8], lr_prev[:H8, :W8]], axis=-1)
+    x = np.concatenate([lr_curr, lr_prev], axis=-1)
     return ops.flow_pad(run_graph(bundle, "fnet", x), H, W)
 
 

@@ -98,12 +98,14 @@ def space_to_depth(x, r: int) -> np.ndarray:
 
 
 def maxpool2(x) -> np.ndarray:
-    """2x2 max pooling, stride 2; H and W must be even (batch)."""
+    """2x2 max pooling, stride 2, floor mode (an odd last row/column is dropped, as in torch) (batch)."""
     x = _image("maxpool2 input", x)
     lead, (H, W, C) = _split(x)
-    if H % 2 or W % 2:
-        raise ValueError(f"maxpool2: H and W must be even, got {H}x{W}")
-    return x.reshape(*lead, H // 2, 2, W // 2, 2, C).max(axis=(-4, -2))
+    if H < 2 or W < 2:
+        raise ValueError(f"maxpool2: input must be at least 2x2, got {H}x{W}")
+    h, w = H // 2, W // 2
+    x = x[..., :2 * h, :2 * w, :]
+    return x.reshape(*lead, h, 2, w, 2, C).max(axis=(-4, -2))
 
 
 def _up_axis(v: np.ndarray, axis: int) -> np.ndarray:

@@ -51,6 +51,9 @@ def read_checkpoint(path) -> dict:
 
 def split_checkpoint(obj: dict):
     """(state_dict, preset_dict or None, meta) from our format, a wrapper or a raw state dict."""
+    if obj.get("format") == "egvsr.qcheckpoint":
+        raise CheckpointError("this is a quantized (QAT) checkpoint: run it with --backend brevitas, "
+                              "or export it with 'egvsr export' for the integer backends")
     if obj.get("format") == FORMAT:
         if obj.get("version") != VERSION:
             raise CheckpointError(f"checkpoint format version {obj.get('version')} is not supported (expected {VERSION})")

@@ -38,12 +38,12 @@ class EGVSR(nn.Module):
 
     # -- building blocks -------------------------------------------------
     def lr_flow(self, lr_curr: torch.Tensor, lr_prev: torch.Tensor) -> torch.Tensor:
-        """FNet flow at LR; sizes not divisible by 8 use the published crop + reflect pad."""
+        """FNet flow at LR on the whole frame; published reflect pad of sizes not divisible by 8."""
         h, w = lr_curr.shape[-2:]
         h8, w8 = h // 8 * 8, w // 8 * 8
-        if h8 < self.min_size or w8 < self.min_size:
+        if h < self.min_size or w < self.min_size:
             raise ValueError(f"LR frame {w}x{h} is too small: EGVSR needs at least 8x8 pixels")
-        flow = self.fnet(lr_curr[..., :h8, :w8], lr_prev[..., :h8, :w8])
+        flow = self.fnet(lr_curr, lr_prev)
         if (h8, w8) != (h, w):
             flow = F.pad(flow, (0, w - w8, 0, h - h8), mode="reflect")
         return flow

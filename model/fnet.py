@@ -19,8 +19,8 @@ def _double_conv(cin, cout, slope, pool):
 class FNet(nn.Module):
     """Encoder/decoder flow estimator; flow points from current to previous.
 
-    Input frames must have H and W divisible by 8 (see ``EGVSR.lr_flow`` for
-    the published crop + reflect padding of other sizes).
+    Any H, W >= 8: the pools floor, so the flow is (H//8*8, W//8*8) (see
+    ``EGVSR.lr_flow`` for the published reflect padding back to H x W).
     """
 
     def __init__(self, preset: Preset, in_nc: int = 3, max_velocity: float = 24.0):
@@ -39,8 +39,8 @@ class FNet(nn.Module):
 
     def forward(self, lr_curr: torch.Tensor, lr_prev: torch.Tensor) -> torch.Tensor:
         h, w = lr_curr.shape[-2:]
-        if h % 8 or w % 8:
-            raise ValueError(f"FNet needs H and W divisible by 8, got {h}x{w}")
+        if h < 8 or w < 8:
+            raise ValueError(f"FNet needs H and W of at least 8, got {h}x{w}")
         out = self.encoder3(self.encoder2(self.encoder1(torch.cat([lr_curr, lr_prev], dim=1))))
         for dec in (self.decoder1, self.decoder2, self.decoder3):
             out = F.interpolate(dec(out), scale_factor=2, mode="bilinear", align_corners=False)

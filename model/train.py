@@ -160,7 +160,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                                    "scheduler": sched.state_dict(), "iteration": it, "history": history,
                                    "best_psnr": best}, last)
                 save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
-            if cfg.time_limit and time.time() - t0 > cfg.time_limit and it < cfg.iterations:
+            if cfg.time_limit and _stop_all(time.time() - t0 > cfg.time_limit, world, device) and it < cfg.iterations:
                 log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")
                 cfg.iterations = it  # final validation + checkpoint below
                 if rank == 0 and validate is not None:
@@ -173,6 +173,9 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                         best = res["psnr_y"]
                         save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
                     save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
+                    atomic_torch_save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                                       "scheduler": sched.state_dict(), "iteration": it, "history": history,
+                                       "best_psnr": best}, last)
             if it >= cfg.iterations:
                 break
     bar.close()
@@ -183,6 +186,15 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     if world > 1:
         dist.destroy_process_group()
     return summary
+
+
+def _stop_all(local: bool, world: int, device) -> bool:
+    """Rank 0's time-limit decision, shared by every rank (no rank stops alone)."""
+    if world == 1:
+        return local
+    flag = torch.tensor([1.0 if local else 0.0], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 class _Forward:

@@ -66,7 +66,11 @@ def train_main(args) -> int:
     from .egvsr import EGVSR
     from .train import run_training
     cfg = config_from_args(args)
-    model = EGVSR(args.preset)
+    from dataclasses import replace
+
+    from .presets import get_preset
+    # The degradation also picks the flow upsampler (BD: bicubic, BI: bilinear).
+    model = EGVSR(replace(get_preset(args.preset), degradation=args.degradation))
     if args.init:
         sd, _, _ = split_checkpoint(read_checkpoint(args.init))
         load_into(model, sd, args.init)

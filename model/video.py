@@ -367,6 +367,11 @@ def write_frames(frames, dst: PathLike, fps: float = 25, *, crf: int = 18,
 
     if dst.exists() and not dst.is_dir():
         raise VideoError(f"{str(dst)!r} is a file; a PNG clip is written as a folder: choose another name")
+    if dst.is_dir():
+        foreign = [p.name for p in dst.iterdir() if not (p.suffix == ".png" and p.stem.isdigit())]
+        if foreign:
+            raise VideoError(f"{str(dst)!r} holds other files ({', '.join(sorted(foreign)[:3])}...); "
+                             "it would be replaced by the PNG frames: choose an empty or new folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=parent))
     try:
         _write_pngs(arr, tmp)

@@ -61,8 +61,8 @@ def export_qonnx_srnet(qmodel, path, lr_h: int, lr_w: int, keep_raw=False):
 
 
 def export_qonnx_fnet(qmodel, path, lr_h: int, lr_w: int, keep_raw=False):
-    if lr_h % 8 or lr_w % 8:
-        raise ValueError(f"FNet graphs need H and W divisible by 8, got {lr_w}x{lr_h}")
+    if lr_h < 8 or lr_w < 8:
+        raise ValueError(f"FNet graphs need H and W of at least 8, got {lr_w}x{lr_h}")
     return export_qonnx_net(qmodel.fnet, path, (1, 6, lr_h, lr_w), keep_raw)
 
 
@@ -92,25 +92,32 @@ def execute_qonnx(path, x_nhwc):
 
 
 def export_all(qmodel, stem, lr_h=64, lr_w=64, source_sha256=None):
-    """Bundle + SRNet/FNet QONNX + export manifest; returns the manifest dict."""
+    """Bundle + SRNet/FNet QONNX + export manifest, all or nothing; returns the manifest dict.
+
+    Every file is written into a temporary folder beside the target first and
+    moved into place only when all of them exist (the export manifest last).
+    """
+    from egvsr.golden.bundle import load_bundle
+
     from .bundle import export_bundle
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    bundle_json = export_bundle(qmodel, stem, source_sha256)
-    files = {"bundle": Path(bundle_json).name,
-             "srnet_qonnx": export_qonnx_srnet(qmodel, stem.with_name(stem.name + "_srnet.onnx"), lr_h, lr_w).name,
-             "fnet_qonnx": export_qonnx_fnet(qmodel, stem.with_name(stem.name + "_fnet.onnx"), lr_h // 8 * 8, lr_w // 8 * 8).name}
-    from egvsr.golden.bundle import load_bundle
-    manifest = {"schema": EXPORT_SCHEMA, "schema_version": EXPORT_VERSION, "preset": qmodel.preset.name,
-                "quant": qmodel.spec.to_dict(), "lr_size": [lr_w, lr_h], "layout": "NHWC",
-                "source_checkpoint_sha256": source_sha256, "bundle_sha256": load_bundle(bundle_json).sha256,
-                "files": files,
-                "notes": "srnet_qonnx input: 51-channel SRNet input, uint8 codes at scale 2**-8; output: HR RGB "
-                         "codes at 2**-8. fnet_qonnx ends at the int8 flow head (tanh*24 is a table on the host)."}
-    out = stem.with_name(stem.name + ".export.json")
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out)
+    with tempfile.TemporaryDirectory(dir=stem.parent, prefix=f".{stem.name}.") as td:
+        tstem = Path(td) / stem.name
+        bundle_json = Path(export_bundle(qmodel, tstem, source_sha256))
+        files = {"bundle": bundle_json.name, "bundle_arrays": tstem.name + ".npz",
+                 "srnet_qonnx": export_qonnx_srnet(qmodel, Path(td) / (stem.name + "_srnet.onnx"), lr_h, lr_w).name,
+                 "fnet_qonnx": export_qonnx_fnet(qmodel, Path(td) / (stem.name + "_fnet.onnx"), lr_h, lr_w).name}
+        manifest = {"schema": EXPORT_SCHEMA, "schema_version": EXPORT_VERSION, "preset": qmodel.preset.name,
+                    "quant": qmodel.spec.to_dict(), "lr_size": [lr_w, lr_h], "layout": "NHWC",
+                    "source_checkpoint_sha256": source_sha256, "bundle_sha256": load_bundle(bundle_json).sha256,
+                    "files": files,
+                    "notes": "srnet_qonnx input: 51-channel SRNet input, uint8 codes at scale 2**-8; output: HR RGB "
+                             "codes at 2**-8. fnet_qonnx ends at the int8 flow head (tanh*24 is a table on the host)."}
+        (Path(td) / (stem.name + ".export.json")).write_text(json.dumps(manifest, indent=1))
+        for name in (files["bundle_arrays"], files["bundle"], files["srnet_qonnx"], files["fnet_qonnx"],
+                     stem.name + ".export.json"):
+            os.replace(Path(td) / name, stem.parent / name)
     return manifest
 
 

@@ -20,9 +20,11 @@ def qat_main(args) -> int:
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
     src = Path(args.from_ckpt) if args.from_ckpt else paths.DEFAULT_FLOAT
-    fmodel = load_model(src, None if args.preset == "auto" else None)
-    if args.preset not in (None, "auto", fmodel.preset.name):
-        print(f"note: --preset {args.preset} ignored; the float checkpoint records {fmodel.preset.name}", file=sys.stderr)
+    fmodel = load_model(src, None if args.preset in (None, "auto") else args.preset)
+    if fmodel.preset.degradation != args.degradation:
+        raise ValueError(f"the float model {src} was built for {fmodel.preset.degradation} (its flow upsampler); "
+                         f"QAT with --degradation {args.degradation} would train it on other data: "
+                         f"pass --degradation {fmodel.preset.degradation}")
     qmodel = QuantEGVSR(fmodel.preset, args.quant).load_float(fmodel)
     cfg = config_from_args(args)
     parent = {"float_checkpoint": str(src), "float_sha256": file_sha256(src)}

@@ -69,12 +69,11 @@ class QuantEGVSR(nn.Module):
 
     # -- the step in fixed point ---------------------------------------------
     def lr_flow(self, lr_curr, lr_prev):
-        """Fixed-point LR flow (values at 2**-lr_frac_bits), published crop + reflect pad."""
+        """Fixed-point LR flow (values at 2**-lr_frac_bits), published reflect pad to H x W."""
         h, w = lr_curr.shape[-2:]
-        h8, w8 = h // 8 * 8, w // 8 * 8
-        if h8 < 8 or w8 < 8:
+        if h < 8 or w < 8:
             raise ValueError(f"LR frame {w}x{h} is too small: EGVSR needs at least 8x8 pixels")
-        head = self.fnet(torch.cat([lr_curr[..., :h8, :w8], lr_prev[..., :h8, :w8]], dim=1))
+        head = self.fnet(torch.cat([lr_curr, lr_prev], dim=1))  # whole frame, floor-mode pools
         if self.training:  # scales may still be collecting statistics (not yet powers of two)
             approx = MAX_VELOCITY * torch.tanh(head.value)
             q = math.ldexp(1.0, self.spec.lr_frac_bits)
@@ -124,16 +123,25 @@ class QuantEGVSR(nn.Module):
     # -- inference ------------------------------------------------------------------
     @torch.no_grad()
     def infer_frames(self, frames: Iterable[np.ndarray], temporal_pad: int = 5, device="cpu") -> Iterator[np.ndarray]:
-        """uint8 (H, W, 3) -> uint8 (4H, 4W, 3), bit-exact with golden.run_sequence."""
+        """uint8 (H, W, 3) -> uint8 (4H, 4W, 3), bit-exact with golden.run_sequence.
+
+        Runs in the parameters' dtype: float32 is exact while every conv's partial
+        sums stay below 2**24 (true for tiny/small); ``model.double()`` makes any
+        preset exact (the ``brevitas`` backend does that).
+        """
         frames = list(frames)
+        if self.training:
+            raise RuntimeError("infer_frames needs eval mode (model.eval()): in training mode the "
+                               "quantizers still collect statistics and the flow uses the tanh approximation")
+        dtype = next(self.parameters()).dtype
         order, drop = temporal_pad_indices(len(frames), temporal_pad)
         lr_prev = hr_prev = None
         for k, idx in enumerate(order):
-            lr = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device).permute(2, 0, 1)[None].float() / 256.0
+            lr = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device).permute(2, 0, 1)[None].to(dtype) / 256.0
             if lr_prev is None:
                 lr_prev = torch.zeros_like(lr)
                 hr_prev = lr.new_zeros(1, 3, lr.shape[2] * self.scale, lr.shape[3] * self.scale)
-            hr = self.step(lr, lr_prev, hr_prev).float()
+            hr = self.step(lr, lr_prev, hr_prev).to(dtype)
             lr_prev, hr_prev = lr, hr
             if k >= drop:
                 yield torch.round(hr[0] * 256.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -45,7 +45,7 @@ class QuantFNet(nn.Module):
         return getattr(self, f"{name}_act")(y)
 
     def forward(self, x):
-        """x: concat(lr_curr, lr_prev) (values code/256, H, W multiples of 8) -> int8 flow-head QuantTensor."""
+        """x: concat(lr_curr, lr_prev) (values code/256, H, W >= 8) -> int8 flow-head QuantTensor (H//8*8, W//8*8)."""
         x = self.input_quant(x)
         for st in STAGES:
             x = self._conv(f"{st}_conv1", x)

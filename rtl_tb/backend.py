@@ -81,3 +81,15 @@ class RtlSrnet:
                            scale=meta["scale"], cwd=gdir, tag=f"f{H}x{W}")
         self.last_stats = dict(st, H=H, W=W, build_s=h.build_s)
         return out[0].astype(np.uint8)
+
+
+def _register_board_engine():
+    """Let the simulated PYNQ device run SRNet through this RTL simulation (engine='rtl')."""
+    try:
+        from egvsr.board.simdevice import register_engine
+    except ImportError:  # board package without its optional parts
+        return
+    register_engine("rtl", lambda bundle: RtlSrnet(bundle))
+
+
+_register_board_engine()

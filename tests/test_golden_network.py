@@ -76,11 +76,14 @@ def test_run_graph_input_validation(bundle):
         run_srnet(bundle, np.zeros((4, 4, 51), np.int16))
 
 
-def test_run_fnet_crop_and_reflect(bundle, frames):
+def test_run_fnet_whole_frame_and_reflect(bundle, frames):
+    """Published form: FNet on the whole frame (floor-mode pools), reflect pad to H x W."""
     flow = run_fnet(bundle, frames[1], frames[0])
     assert flow.dtype == np.int16 and flow.shape == (H, W, 2)
-    inner = run_graph(bundle, "fnet", np.concatenate([frames[1][:8, :16], frames[0][:8, :16]], -1))
+    inner = run_graph(bundle, "fnet", np.concatenate([frames[1], frames[0]], -1))
     assert inner.shape == (8, 16, 2)
+    cropped = run_graph(bundle, "fnet", np.concatenate([frames[1][:8, :16], frames[0][:8, :16]], -1))
+    assert not np.array_equal(inner, cropped)  # the border pixels reach FNet
     np.testing.assert_array_equal(flow, np.pad(inner, ((0, H - 8), (0, W - 16), (0, 0)), mode="reflect"))
     assert np.abs(flow).max() <= 24 * 256
     with pytest.raises(ValueError, match="8x8"):

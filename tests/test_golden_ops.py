@@ -250,8 +250,10 @@ def test_maxpool2_vs_reference():
         for xx in range(3):
             for c in range(3):
                 assert got[y, xx, c] == max(x[2 * y + i, 2 * xx + j, c] for i in (0, 1) for j in (0, 1))
-    with pytest.raises(ValueError, match="even"):
-        ops.maxpool2(np.zeros((3, 4, 1), np.int8))
+    odd = RNG.integers(-128, 128, (5, 7, 2)).astype(np.int8)  # floor mode: last row/column dropped
+    assert np.array_equal(ops.maxpool2(odd), ops.maxpool2(odd[:4, :6]))
+    with pytest.raises(ValueError, match="at least 2x2"):
+        ops.maxpool2(np.zeros((1, 4, 1), np.int8))
 
 
 @pytest.mark.parametrize("H,W", [(1, 1), (1, 4), (3, 1), (3, 5)])

@@ -188,3 +188,20 @@ def test_training_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_fnet_sees_the_whole_frame_like_the_published_code():
+    """FNet runs on the full frame (floor-mode pools), not on a multiple-of-8 crop."""
+    torch.manual_seed(0)
+    m = EGVSR("tiny").eval()
+    a, b = torch.rand(1, 3, 13, 21), torch.rand(1, 3, 13, 21)
+    b2 = b.clone()
+    b2[..., 8:, 16:] = 0.0  # only pixels outside the 8x16 crop change
+    with torch.no_grad():
+        assert not torch.equal(m.lr_flow(a, b), m.lr_flow(a, b2))
+
+
+def test_qat_checkpoint_on_float_backend_is_a_clear_error():
+    from egvsr.flow import paths
+    with pytest.raises(CheckpointError, match="--backend brevitas"):
+        load_model(paths.DEFAULT_QAT, preset="tiny")
