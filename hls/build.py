@@ -116,9 +116,11 @@ def load_config(config) -> dict:
     if not name or "/" in name or name.startswith("."):
         raise ConfigError(f"{where}: name {name!r} must be a plain directory name")
     cfg["_bundle_path"] = _resolve(cfg["bundle"], base)
-    cfg["_qonnx_path"] = _resolve(cfg["qonnx"], base) if cfg["qonnx"] else None
     cfg["_qonnx_from"] = _resolve(cfg["qonnx_from"], base) if cfg["qonnx_from"] else None
-    cfg["_out"] = _resolve(cfg["out_dir"], base) / name
+    # Outputs go under the working directory (the repository root for `make hls`),
+    # never into an installed package's folder.
+    cfg["_qonnx_path"] = _resolve(cfg["qonnx"], Path.cwd()) if cfg["qonnx"] else None
+    cfg["_out"] = _resolve(cfg["out_dir"], Path.cwd()) / name
     cfg["_where"] = where
     return cfg
 
