@@ -111,21 +111,30 @@ class EgvsrAccel:
         lr_prev = np.zeros_like(first)
         hr_prev = np.zeros((4 * h, 4 * w, 3), np.uint8)
         pending = False
-        for i, lr in enumerate(seq):
-            lr = np.asarray(lr)
-            if lr.shape != first.shape or lr.dtype != np.uint8:
-                raise ValueError(f"frame {i - n_pad}: {lr.dtype} {lr.shape}, "
-                                 f"expected uint8 {first.shape}")
-            hr_flow = self._flow(lr, lr_prev)  # overlaps the frame in flight
+        try:
+            for i, lr in enumerate(seq):
+                lr = np.asarray(lr)
+                if lr.shape != first.shape or lr.dtype != np.uint8:
+                    raise ValueError(f"frame {i - n_pad}: {lr.dtype} {lr.shape}, "
+                                     f"expected uint8 {first.shape}")
+                hr_flow = self._flow(lr, lr_prev)  # overlaps the frame in flight
+                if pending:
+                    pending = False
+                    hr_prev = self._collect()
+                    if i - 1 >= n_pad:
+                        yield hr_prev
+                self._launch(lr, hr_prev, hr_flow)
+                pending = True
+                lr_prev = lr
             if pending:
-                hr_prev = self._collect()
-                if i - 1 >= n_pad:
-                    yield hr_prev
-            self._launch(lr, hr_prev, hr_flow)
-            pending = True
-            lr_prev = lr
-        if pending:
-            yield self._collect()
+                pending = False
+                yield self._collect()
+        finally:
+            if pending:  # stopped early or failed: drain the transfer in flight
+                try:
+                    self._collect()
+                except Exception:
+                    pass
 
     def upscale_video(self, frames, temporal_pad=5, progress=None):
         """All HR frames as one uint8 (N, 4H, 4W, 3) array."""

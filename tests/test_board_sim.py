@@ -190,3 +190,16 @@ def test_make_backend_board_sim_matches_golden(bundle, frames):
                                                             temporal_pad=0))
     with pytest.raises(ValueError):
         make_backend(bundle, "golden")
+
+
+def test_stopping_a_video_early_leaves_the_dma_idle(bundle, frames):
+    from egvsr.board.driver import EgvsrAccel
+    acc = EgvsrAccel(bundle, simulate=True)
+    try:
+        gen = acc.iter_video(frames, temporal_pad=0)
+        next(gen)
+        gen.close()  # a transfer was in flight
+        out = acc.upscale_video(frames[:2], temporal_pad=0)
+        np.testing.assert_array_equal(out, network.run_sequence(bundle, frames[:2], temporal_pad=0))
+    finally:
+        acc.close()
