@@ -225,9 +225,9 @@ def build_parser():
     sp.add_argument("--synth", action="store_true", help="also run Vitis HLS synthesis (needs vitis_hls)")
     sp.set_defaults(func=cmd_hls)
 
-    sp = sub.add_parser("sim", help="RTL regression (make sim)")
-    sp.add_argument("rest", nargs=argparse.REMAINDER)
-    sp.set_defaults(func=cmd_sim)
+    sp = sub.add_parser("sim", help="RTL regression (make sim); options go to the regression (egvsr sim -h)",
+                        add_help=False)
+    sp.set_defaults(func=cmd_sim, rest=[])
 
     sp = sub.add_parser("bench", help="benchmarks -> bench/results/*.json (make bench)")
     sp.add_argument("--only", help="comma-separated subset: model,golden,hls,rtl,board")
@@ -236,7 +236,12 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.cmd == "sim":
+        args.rest = extra  # every option belongs to the RTL regression's own parser
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args) or 0
     except (CliError, BackendError, ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -81,3 +81,11 @@ def test_every_integer_backend_gives_identical_frames():
     for backend in ("brevitas", "hls", "rtl", "board-sim"):
         out = evaluate("carphone", backend, frames=2, crop="48x48")[1]
         assert np.array_equal(out, ref), backend
+
+
+def test_sim_forwards_its_options_to_the_regression(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["sim", "-h"])
+    assert e.value.code == 0 and "--quick" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "carphone", "--no-such-option"])
