@@ -55,8 +55,8 @@ def _expected(case, frames_in):
     from egvsr.golden import ops
     core, p = case["core"], case["params"]
     if core == "conv3x3":
-        w = np.load(case["w_npy"])
-        b = np.load(case["b_npy"])
+        w = np.load(case["w_npy"], allow_pickle=False)
+        b = np.load(case["b_npy"], allow_pickle=False)
         c = case["conv"]
         return [ops.conv3x3(f, w, b, c["in_exp"], c["w_exp"], c["out_exp"], p["OUT_BITS"],
                             bool(p["OUT_SIGNED"]), c["act"], c.get("leaky_shift", 0)).astype(np.int64)
@@ -130,7 +130,7 @@ async def run_case(dut):
             streams = [[bt for a, _ in fr for bt in _beats(a, p["A_BITS"])],
                        [bt for _, b in fr for bt in _beats(b, p["B_BITS"])]]
         elif core == "srnet_top":
-            fr = [np.load(case["frames_npy"])[i].astype(np.int64) for i in range(nfr)]
+            fr = [np.load(case["frames_npy"], allow_pickle=False)[i].astype(np.int64) for i in range(nfr)]
             streams = [[bt for f in fr for bt in _beats(f, ibits)]]
         else:
             fr = [_rand_frame(rng, H, W, cin, ibits, isgn) for _ in range(nfr)]
