@@ -131,7 +131,8 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0, dynamic_ncols=True, desc="train")
     model.train()
     meta_base = {"config": asdict(cfg)}
-    while it < cfg.iterations:
+    end = cfg.iterations  # lowered to the current iteration when the time limit stops the run
+    while it < end:
         for lr_seq, gt_seq in loader:
             lr_seq = lr_seq.to(device, non_blocking=True)
             gt_seq = gt_seq.to(device, non_blocking=True)
@@ -145,7 +146,10 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                 bar.update(1)
                 frames_s = (it - start) * cfg.batch * cfg.seq_len * world / max(time.time() - t0, 1e-9)
                 bar.set_postfix(loss=f"{loss.item():.4f}", pix=f"{parts['pix']:.4f}", fps=f"{frames_s:.0f}")
-            if rank == 0 and validate is not None and (it % cfg.val_every == 0 or it == cfg.iterations):
+            if cfg.time_limit and it < end and _stop_all(time.time() - t0 > cfg.time_limit, world, device):
+                log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")
+                end = it  # the final validation and checkpoints below run now
+            if rank == 0 and validate is not None and (it % cfg.val_every == 0 or it == end):
                 model.eval()
                 res = validate(model)
                 model.train()
@@ -155,28 +159,12 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                 if res["psnr_y"] > best:
                     best = res["psnr_y"]
                     save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
-            if rank == 0 and (it % cfg.ckpt_every == 0 or it == cfg.iterations):
+            if rank == 0 and (it % cfg.ckpt_every == 0 or it == end):
                 atomic_torch_save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
                                    "scheduler": sched.state_dict(), "iteration": it, "history": history,
                                    "best_psnr": best}, last)
                 save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
-            if cfg.time_limit and _stop_all(time.time() - t0 > cfg.time_limit, world, device) and it < cfg.iterations:
-                log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")
-                cfg.iterations = it  # final validation + checkpoint below
-                if rank == 0 and validate is not None:
-                    model.eval()
-                    res = validate(model)
-                    model.train()
-                    res.update(iteration=it, loss=loss.item(), seconds=time.time() - t0)
-                    history.append(res)
-                    if res["psnr_y"] > best:
-                        best = res["psnr_y"]
-                        save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
-                    save_fn(out_dir / "final.pth", model, {**meta_base, "iteration": it})
-                    atomic_torch_save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                       "scheduler": sched.state_dict(), "iteration": it, "history": history,
-                                       "best_psnr": best}, last)
-            if it >= cfg.iterations:
+            if it >= end:
                 break
     bar.close()
     summary = {"iterations": it, "seconds": time.time() - t0, "best_psnr_y": best, "history": history,
