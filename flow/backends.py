@@ -25,6 +25,14 @@ class BackendError(RuntimeError):
     pass
 
 
+def _with_progress(frames, progress):
+    """Pass frames through, calling ``progress()`` after each one."""
+    for out in frames:
+        if progress:
+            progress()
+        yield out
+
+
 class Backend:
     name = "?"
     description = ""
@@ -51,10 +59,7 @@ class TorchBackend(Backend):
         self.description = f"float {self.model.preset.name} from {ckpt}"
 
     def run(self, frames, progress=None):
-        for out in self.model.infer_frames(frames, device=self.device):
-            if progress:
-                progress()
-            yield out
+        return _with_progress(self.model.infer_frames(frames, device=self.device), progress)
 
 
 class BrevitasBackend(Backend):
@@ -67,10 +72,7 @@ class BrevitasBackend(Backend):
         self.description = f"quantized {self.model.preset.name} (Brevitas) from {ckpt}"
 
     def run(self, frames, progress=None):
-        for out in self.model.infer_frames(frames):
-            if progress:
-                progress()
-            yield out
+        return _with_progress(self.model.infer_frames(frames), progress)
 
 
 class GoldenBackend(Backend):
@@ -88,10 +90,7 @@ class GoldenBackend(Backend):
 
     def run(self, frames, progress=None):
         from egvsr.golden.network import iter_sequence
-        for out in iter_sequence(self.bundle, list(frames), srnet=self.srnet):
-            if progress:
-                progress()
-            yield out
+        return _with_progress(iter_sequence(self.bundle, list(frames), srnet=self.srnet), progress)
 
     def close(self):
         if self.srnet is not None and hasattr(self.srnet, "close"):
