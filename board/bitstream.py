@@ -19,6 +19,18 @@ from . import meta as _meta
 
 __all__ = ["BOARDS", "ACCEL_VLNV", "generate_tcl", "write_build", "main"]
 
+#: Zynq UltraScale+ PS settings shared by kv260 and zcu104.
+_ZYNQ_MP = {"ps_vlnv": "xilinx.com:ip:zynq_ultra_ps_e:3.5",
+            "ps_rule": "xilinx.com:bd_rule:zynq_ultra_ps_e",
+            "ps_rule_config": 'apply_board_preset "1"',
+            "ps_config": {"PSU__USE__M_AXI_GP0": "1",
+                          "PSU__USE__M_AXI_GP1": "0",
+                          "PSU__USE__S_AXI_GP2": "1",
+                          "PSU__SAXIGP2__DATA_WIDTH": "64",
+                          "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
+            "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
+            "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0}
+
 #: Board -> part, board part, PS IP and its ports (Vivado 2022.x-2024.x names).
 #: Parts and PL clocks follow hls/boards.py (the core's HLS clock target).
 BOARDS = {
@@ -35,31 +47,10 @@ BOARDS = {
                 "m_axi": "M_AXI_GP0", "s_axi_hp": "S_AXI_HP0",
                 "clk": "FCLK_CLK0", "resetn": "FCLK_RESET0_N",
                 "clock_mhz": 100.0},
-    "kv260": {"part": "xck26-sfvc784-2LV-c",
-              "board_part": "xilinx.com:kv260_som:part0:1.4",
-              "ps_vlnv": "xilinx.com:ip:zynq_ultra_ps_e:3.5",
-              "ps_rule": "xilinx.com:bd_rule:zynq_ultra_ps_e",
-              "ps_rule_config": 'apply_board_preset "1"',
-              "ps_config": {"PSU__USE__M_AXI_GP0": "1",
-                            "PSU__USE__M_AXI_GP1": "0",
-                            "PSU__USE__S_AXI_GP2": "1",
-                            "PSU__SAXIGP2__DATA_WIDTH": "64",
-                            "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
-              "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
-              "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0},
-    "zcu104": {"part": "xczu7ev-ffvc1156-2-e",
-               "board_part": "xilinx.com:zcu104:part0:1.1",
-               "ps_vlnv": "xilinx.com:ip:zynq_ultra_ps_e:3.5",
-               "ps_rule": "xilinx.com:bd_rule:zynq_ultra_ps_e",
-               "ps_rule_config": 'apply_board_preset "1"',
-              "ps_rule_config": 'apply_board_preset "1"',
-               "ps_config": {"PSU__USE__M_AXI_GP0": "1",
-                             "PSU__USE__M_AXI_GP1": "0",
-                             "PSU__USE__S_AXI_GP2": "1",
-                             "PSU__SAXIGP2__DATA_WIDTH": "64",
-                             "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
-               "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
-               "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0},
+    "kv260": {**_ZYNQ_MP, "part": "xck26-sfvc784-2LV-c",
+              "board_part": "xilinx.com:kv260_som:part0:1.4"},
+    "zcu104": {**_ZYNQ_MP, "part": "xczu7ev-ffvc1156-2-e",
+               "board_part": "xilinx.com:zcu104:part0:1.1"},
 }
 
 #: The SRNet top exported by ``make hls-synth`` (TLAST_FRAME variant).
