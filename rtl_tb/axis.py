@@ -25,21 +25,28 @@ def _sig(dut, name):
     return getattr(dut, name) if name and hasattr(dut, name) else None
 
 
-class AxisSource:
-    """Drives beats (data, last, user); `gap` = probability of an idle cycle."""
+class _AxisPort:
+    """The five AXI4-Stream signals of one port (tlast/tuser optional)."""
 
-    def __init__(self, dut, clk, ports: dict, gap: float = 0.0, seed: int = 0):
+    def __init__(self, dut, clk, ports: dict):
         self.clk = clk
         self.d = _sig(dut, ports["tdata"])
         self.v = _sig(dut, ports["tvalid"])
         self.r = _sig(dut, ports["tready"])
         self.l = _sig(dut, ports.get("tlast"))
         self.u = _sig(dut, ports.get("tuser"))
+        self.cycle = 0
+
+
+class AxisSource(_AxisPort):
+    """Drives beats (data, last, user); `gap` = probability of an idle cycle."""
+
+    def __init__(self, dut, clk, ports: dict, gap: float = 0.0, seed: int = 0):
+        super().__init__(dut, clk, ports)
         self.gap = gap
         self.rng = random.Random(seed)
         self.v.value = 0
         self.first_cycle = None
-        self.cycle = 0
 
     async def send(self, beats):
         i, n = 0, len(beats)
@@ -72,21 +79,15 @@ class AxisSource:
                     self.first_cycle = self.cycle
 
 
-class AxisSink:
+class AxisSink(_AxisPort):
     """Collects beats; `bp` = probability of holding tready low in a cycle."""
 
     def __init__(self, dut, clk, ports: dict, bp: float = 0.0, seed: int = 1):
-        self.clk = clk
-        self.d = _sig(dut, ports["tdata"])
-        self.v = _sig(dut, ports["tvalid"])
-        self.r = _sig(dut, ports["tready"])
-        self.l = _sig(dut, ports.get("tlast"))
-        self.u = _sig(dut, ports.get("tuser"))
+        super().__init__(dut, clk, ports)
         self.bp = bp
         self.rng = random.Random(seed)
         self.r.value = 0
         self.beats: list[tuple[int, int, int]] = []
-        self.cycle = 0
         self.last_cycle = None
 
     async def recv(self, n: int):
