@@ -53,8 +53,8 @@ def flow_pad(flow: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def flow_upsample4(lr_flow: torch.Tensor, upsampler: str, lr_frac_bits: int, hr_frac_bits: int,
-                   approx: torch.Tensor | None = None) -> torch.Tensor:
-    """HR flow = 4 * up(LR flow), exact (one rounding to ``hr_frac_bits``)."""
+                   approx: torch.Tensor) -> torch.Tensor:
+    """HR flow = 4 * up(LR flow), exact (one rounding to ``hr_frac_bits``); ``approx``: the float op (gradients)."""
     n, c, h, w = lr_flow.shape
     taps = torch.tensor(FLOW_TAPS[upsampler], dtype=torch.float64, device=lr_flow.device)  # (4 phases, 4 taps)
     x = codes(lr_flow, -lr_frac_bits).double().reshape(n * c, 1, h, w)
@@ -64,10 +64,7 @@ def flow_upsample4(lr_flow: torch.Tensor, upsampler: str, lr_frac_bits: int, hr_
     y = F.conv2d(y, taps.view(4, 1, 1, 4))                       # (nc, 4, 4h, w)
     acc = y.permute(0, 2, 3, 1).reshape(n, c, 4 * h, 4 * w).round().long()
     hr = rshift_rne(acc, 16 + lr_frac_bits - hr_frac_bits - 2).clamp(-32768, 32767)
-    exact = hr.double() * math.ldexp(1.0, -hr_frac_bits)
-    if approx is None:
-        return exact.to(lr_flow.dtype)
-    return _ste(approx, exact)
+    return _ste(approx, hr.double() * math.ldexp(1.0, -hr_frac_bits))
 
 
 def warp(hr_prev: torch.Tensor, hr_flow: torch.Tensor, hr_frac_bits: int, image_exp: int = -8) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from egvsr.model.egvsr import temporal_pad_indices
 from egvsr.model.presets import Preset, get_preset
-from egvsr.model.warp import BicubicUpsample, space_to_depth
+from egvsr.model.warp import BicubicUpsample, space_to_depth, upsample_flow
 
 from . import intops
 from .qfnet import QuantFNet
@@ -84,10 +84,7 @@ class QuantEGVSR(nn.Module):
         return intops.flow_pad(flow, h, w)
 
     def hr_flow(self, lr_flow):
-        approx = self._bicubic(lr_flow) * self.scale if self.upsampler == "bicubic" else None
-        if approx is None:
-            approx = torch.nn.functional.interpolate(lr_flow, scale_factor=self.scale, mode="bilinear",
-                                                     align_corners=False) * self.scale
+        approx = upsample_flow(lr_flow, self._bicubic if self.upsampler == "bicubic" else None, self.scale)
         return intops.flow_upsample4(lr_flow, self.upsampler, self.spec.lr_frac_bits, self.spec.hr_frac_bits, approx)
 
     def step(self, lr_curr, lr_prev, hr_prev, return_flow=False):
