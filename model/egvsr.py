@@ -91,19 +91,30 @@ class EGVSR(nn.Module):
     def infer_frames(self, frames: Iterable[np.ndarray], temporal_pad: int = 5,
                      device: str | torch.device = "cpu") -> Iterator[np.ndarray]:
         """uint8 (H, W, 3) LR frames -> uint8 (4H, 4W, 3) HR frames (published test form)."""
-        frames = list(frames)
-        order, drop = temporal_pad_indices(len(frames), temporal_pad)
-        lr_prev = hr_prev = None
-        for k, idx in enumerate(order):
-            lr = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device)
-            lr = lr.permute(2, 0, 1)[None].float() / 255.0
-            if lr_prev is None:
-                lr_prev = torch.zeros_like(lr)
-                hr_prev = lr.new_zeros(1, 3, lr.shape[2] * self.scale, lr.shape[3] * self.scale)
-            hr = self.step(lr, lr_prev, hr_prev)
-            lr_prev, hr_prev = lr, hr
-            if k >= drop:
-                yield to_uint8(hr[0])
+        to_input = lambda f: torch.from_numpy(np.ascontiguousarray(f)).to(device).permute(2, 0, 1)[None].float() / 255.0  # noqa: E731
+        yield from run_recurrent(self.step, frames, self.scale, temporal_pad, to_input, lambda hr: to_uint8(hr[0]))
+
+
+def run_recurrent(step, frames, scale: int, temporal_pad: int, to_input, to_output) -> Iterator[np.ndarray]:
+    """The published inference recurrence, shared by the float and quantized models.
+
+    ``lr_prev`` and ``hr_prev`` start as zeros; frames ``pad..1`` warm the
+    state up first (reflect temporal padding) and their outputs are dropped.
+    ``to_input`` maps a uint8 frame to an NCHW tensor, ``to_output`` an HR
+    tensor back to a uint8 frame.
+    """
+    frames = list(frames)
+    order, drop = temporal_pad_indices(len(frames), temporal_pad)
+    lr_prev = hr_prev = None
+    for k, idx in enumerate(order):
+        lr = to_input(frames[idx])
+        if lr_prev is None:
+            lr_prev = torch.zeros_like(lr)
+            hr_prev = lr.new_zeros(1, 3, lr.shape[2] * scale, lr.shape[3] * scale)
+        hr = step(lr, lr_prev, hr_prev)
+        lr_prev, hr_prev = lr, hr
+        if k >= drop:
+            yield to_output(hr)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from egvsr.model.egvsr import temporal_pad_indices
+from egvsr.model.egvsr import run_recurrent
 from egvsr.model.presets import Preset, get_preset
 from egvsr.model.warp import BicubicUpsample, space_to_depth, upsample_flow
 
@@ -126,19 +126,10 @@ class QuantEGVSR(nn.Module):
         sums stay below 2**24 (true for tiny/small); ``model.double()`` makes any
         preset exact (the ``brevitas`` backend does that).
         """
-        frames = list(frames)
         if self.training:
             raise RuntimeError("infer_frames needs eval mode (model.eval()): in training mode the "
                                "quantizers still collect statistics and the flow uses the tanh approximation")
         dtype = next(self.parameters()).dtype
-        order, drop = temporal_pad_indices(len(frames), temporal_pad)
-        lr_prev = hr_prev = None
-        for k, idx in enumerate(order):
-            lr = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device).permute(2, 0, 1)[None].to(dtype) / 256.0
-            if lr_prev is None:
-                lr_prev = torch.zeros_like(lr)
-                hr_prev = lr.new_zeros(1, 3, lr.shape[2] * self.scale, lr.shape[3] * self.scale)
-            hr = self.step(lr, lr_prev, hr_prev).to(dtype)
-            lr_prev, hr_prev = lr, hr
-            if k >= drop:
-                yield torch.round(hr[0] * 256.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        to_input = lambda f: torch.from_numpy(np.ascontiguousarray(f)).to(device).permute(2, 0, 1)[None].to(dtype) / 256.0  # noqa: E731
+        to_output = lambda hr: torch.round(hr[0] * 256.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # noqa: E731
+        yield from run_recurrent(self.step, frames, self.scale, temporal_pad, to_input, to_output)
