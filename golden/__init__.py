@@ -3,8 +3,10 @@
 The arithmetic is defined by docs/numerics.md; HLS, RTL and board backends
 must reproduce these functions bit for bit. Modules: `fixed` (rounding,
 saturation), `ops` (conv3x3, add, relu, shuffles, pooling, upsampling, flow
-ops), `bundle` (load/write/validate bundles), `graph` (layer-list
-executor), `network` (EGVSR step and sequence), `synth` (random valid
+ops), `oplib` (one module per bundle op: contract, geometry, golden
+execution, cost model, HLS/RTL emitters), `hwgraph` (the hardware graph of
+a net, `Bundle.graph`), `bundle` (load/write/validate bundles), `graph`
+(layer-list executor), `network` (EGVSR step and sequence), `synth` (random valid
 bundles), `bench` (MAC counting and speed).
 """
 from .bundle import SCHEMA_VERSION, Bundle, BundleError, load_bundle, write_bundle

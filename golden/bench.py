@@ -7,6 +7,7 @@ import numpy as np
 
 from .graph import infer_shapes
 from .network import run_srnet
+from .validate import SRNET_IN_CHANNELS
 
 __all__ = ["count_macs", "bench_srnet"]
 
@@ -32,7 +33,7 @@ def bench_srnet(bundle, H: int = 135, W: int = 240, repeats: int = 3, seed: int 
     Returns ``dict(seconds, macs, macs_per_s, fps, H, W, repeats, times)``
     (`seconds` is the fastest run, `times` all runs, after one warm-up).
     """
-    x = np.random.default_rng(seed).integers(0, 256, (H, W, 51), dtype=np.uint8)
+    x = np.random.default_rng(seed).integers(0, 256, (H, W, SRNET_IN_CHANNELS), dtype=np.uint8)
     run_srnet(bundle, x)
     times = []
     for _ in range(max(1, int(repeats))):

@@ -1,63 +1,24 @@
 """Generic executor of a bundle's layer list (ops by name, inputs by name).
 
-`OPS` maps a manifest ``op`` to ``fn(bundle, layer, xs, srcs) -> ndarray``
-where `xs` are the input tensors and `srcs` the producer specs (layer dicts
-or the net's input spec). Add an op by adding an entry here (and to
-`validate.OP_ARITY`).
+Each layer runs through its op's `run` (`golden.oplib`, one module per op);
+this file knows no op except for one fusion (a conv3x3 whose only consumer
+is a pixel_shuffle runs as one strip-wise pass).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import oplib
 from .fixed import storage_dtype
+from .oplib.conv3x3 import Conv3x3
+from .oplib.pixel_shuffle import PixelShuffle
+from .oplib.tanh_flow import flow_lut
 
-__all__ = ["OPS", "run_graph", "infer_shapes", "flow_lut"]
-
-
-def flow_lut(bundle, in_exp: int, in_bits: int) -> np.ndarray:
-    """The bundle's tanh_flow table (cached on the bundle)."""
-    cache = bundle.__dict__.setdefault("_golden_cache", {})
-    key = ("tanh_lut", int(in_exp), int(in_bits))
-    if key not in cache:
-        f = bundle.flow
-        cache[key] = ops.tanh_flow_lut(in_exp, in_bits, f["max_velocity"], f["lr_frac_bits"])
-    return cache[key]
+__all__ = ["run_graph", "infer_shapes", "flow_lut"]
 
 
-def _conv(bundle, L, xs, srcs, shuffle=1):
-    w, b = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
-    return ops.conv3x3(xs[0], w, b, L["in_exp"], L["w_exp"], L["out_exp"], L["out_bits"],
-                       L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle)
-
-
-def _add(bundle, L, xs, srcs):
-    return ops.add(xs[0], xs[1], L["in_exp"], L["out_exp"], L["out_bits"], L["out_signed"])
-
-
-def _relu(bundle, L, xs, srcs):
-    return ops.relu(xs[0], L["in_exp"], L["out_exp"], L["out_bits"], L["out_signed"])
-
-
-def _tanh(bundle, L, xs, srcs):
-    return ops.tanh_flow(xs[0], flow_lut(bundle, L["in_exp"], srcs[0]["out_bits"]))
-
-
-def _pixel_shuffle(bundle, L, xs, srcs):
-    return ops.pixel_shuffle(xs[0], L["factor"])
-
-
-OPS = {
-    "conv3x3": _conv,
-    "add": _add,
-    "relu": _relu,
-    "pixel_shuffle": _pixel_shuffle,
-    "depth_to_space": lambda bundle, L, xs, srcs: ops.depth_to_space(xs[0], L["factor"]),
-    "space_to_depth": lambda bundle, L, xs, srcs: ops.space_to_depth(xs[0], L["factor"]),
-    "maxpool2": lambda bundle, L, xs, srcs: ops.maxpool2(xs[0]),
-    "upsample2x": lambda bundle, L, xs, srcs: ops.upsample2x(xs[0]),
-    "tanh_flow": _tanh,
-}
+def _run(bundle, L, xs, srcs):
+    return oplib.get(L["op"]).run(bundle, L, xs, srcs)
 
 
 def _input_spec(bundle, net: str) -> dict:
@@ -95,7 +56,8 @@ def run_graph(bundle, net: str, x, keep: bool = False):
             uses[src] = uses.get(src, 0) + 1
     by_name = {L["name"]: L for L in layers}
     fused = {}  # conv name -> its pixel_shuffle layer
-    if not keep and OPS.get("conv3x3") is _conv and OPS.get("pixel_shuffle") is _pixel_shuffle:
+    conv, shuf = oplib.registry().get("conv3x3"), oplib.registry().get("pixel_shuffle")
+    if not keep and type(conv) is Conv3x3 and type(shuf) is PixelShuffle:
         for L in layers:
             src = by_name.get(L["inputs"][0])
             if (L["op"] == "pixel_shuffle" and src is not None and src["op"] == "conv3x3"
@@ -104,18 +66,15 @@ def run_graph(bundle, net: str, x, keep: bool = False):
     specs = {"input": spec}
     tensors = {"input": x}
     for i, L in enumerate(layers):
-        fn = OPS.get(L["op"])
-        if fn is None:
-            raise ValueError(f"{net} layer {L['name']!r}: no golden implementation of op {L['op']!r}")
         if L["name"] in fused:
             P = fused[L["name"]]
             xs = [tensors[s] for s in L["inputs"]]
-            tensors[P["name"]] = _conv(bundle, L, xs, None, shuffle=int(P["factor"]))
+            tensors[P["name"]] = conv.run(bundle, L, xs, None, shuffle=int(P["factor"]))
             y = None  # consumed only by P, which takes the fused result
         elif L["op"] == "pixel_shuffle" and L["inputs"][0] in fused:
             y = tensors[L["name"]]
         else:
-            y = fn(bundle, L, [tensors[s] for s in L["inputs"]], [specs[s] for s in L["inputs"]])
+            y = _run(bundle, L, [tensors[s] for s in L["inputs"]], [specs[s] for s in L["inputs"]])
         tensors[L["name"]] = y
         specs[L["name"]] = L
         if not keep:
@@ -127,17 +86,4 @@ def run_graph(bundle, net: str, x, keep: bool = False):
 
 def infer_shapes(bundle, net: str, H: int, W: int) -> dict:
     """(h, w, channels) of every tensor of `net` for an H x W input, by name."""
-    shapes = {"input": (H, W, bundle.manifest[net]["input"]["channels"])}
-    for L in bundle.layers(net):
-        h, w, _ = shapes[L["inputs"][0]]
-        op, r = L["op"], L.get("factor", 1)
-        if op == "maxpool2":
-            h, w = h // 2, w // 2
-        elif op == "upsample2x":
-            h, w = 2 * h, 2 * w
-        elif op in ("pixel_shuffle", "depth_to_space"):
-            h, w = h * r, w * r
-        elif op == "space_to_depth":
-            h, w = h // r, w // r
-        shapes[L["name"]] = (h, w, L["channels"])
-    return shapes
+    return bundle.graph(net).shapes(H, W)

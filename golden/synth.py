@@ -19,6 +19,7 @@ import numpy as np
 
 from . import ops
 from .bundle import SCHEMA, SCHEMA_VERSION, write_bundle
+from .validate import SRNET_IN_CHANNELS
 
 __all__ = ["random_bundle", "write_random_bundle", "synthetic_frames", "FNET_WIDTHS"]
 
@@ -121,7 +122,7 @@ class _Builder:
 
 
 def _srnet(rng, arrays, x, nf, nb, tail):
-    spec = {"channels": 51, "out_bits": 8, "out_signed": False, "out_exp": IMAGE_EXP}
+    spec = {"channels": SRNET_IN_CHANNELS, "out_bits": 8, "out_signed": False, "out_exp": IMAGE_EXP}
     B = _Builder("srnet", rng, arrays, x, spec)
     trunk = B.conv("conv_in", "input", nf, "relu")
     for k in range(nb):
@@ -190,7 +191,7 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
         "image": {"bits": 8, "exp": IMAGE_EXP},
         "flow": {"max_velocity": max_velocity, "lr_frac_bits": lr_frac_bits,
                  "hr_frac_bits": hr_frac_bits, "upsampler": upsampler},
-        "srnet": {"input": {"channels": 51, "bits": 8, "signed": False, "exp": IMAGE_EXP},
+        "srnet": {"input": {"channels": SRNET_IN_CHANNELS, "bits": 8, "signed": False, "exp": IMAGE_EXP},
                   "output": s_out, "layers": s_layers},
         "fnet": {"input": {"channels": 6, "bits": 8, "signed": False, "exp": IMAGE_EXP},
                  "output": f_out, "layers": f_layers},

@@ -13,14 +13,14 @@ import numbers
 
 import numpy as np
 
-__all__ = ["BundleError", "validate", "OP_ARITY", "PASSTHROUGH_OPS"]
+from . import oplib
+
+__all__ = ["BundleError", "validate", "net_input_channels", "SCALE", "SRNET_IN_CHANNELS"]
 
 SCHEMA = "egvsr.bundle"
 SCHEMA_VERSION = 1
-OP_ARITY = {"conv3x3": 1, "add": 2, "relu": 1, "pixel_shuffle": 1, "depth_to_space": 1,
-            "space_to_depth": 1, "maxpool2": 1, "upsample2x": 1, "tanh_flow": 1}
-#: ops that keep the exponent and the code width of their input
-PASSTHROUGH_OPS = ("pixel_shuffle", "depth_to_space", "space_to_depth", "maxpool2", "upsample2x")
+#: the EGVSR upscaling factor (the only one)
+SCALE = 4
 _UPSAMPLERS = ("bicubic", "bilinear")
 
 
@@ -32,9 +32,20 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+def net_input_channels(net: str, scale: int = SCALE) -> int:
+    """Input channels of an EGVSR net: SRNet takes the LR RGB frame plus the warped HR
+    estimate packed by space-to-depth (3 + 3*scale**2 = 51); FNet two RGB frames (6)."""
+    return 3 + 3 * scale * scale if net == "srnet" else 6
+
+
+#: SRNet's input channels (51): the LR frame + the space-to-depth of the warped HR estimate
+SRNET_IN_CHANNELS = net_input_channels("srnet")
+
+
 class _Checker:
     def __init__(self, where: str):
         self.where = where
+        self.ctx = where
 
     def fail(self, msg: str, fix: str = "re-export the bundle with a fixed quant/export step"):
         raise BundleError(f"{self.where}: {msg}; {fix}")
@@ -77,7 +88,7 @@ def _net_input(c: _Checker, net: str, spec: dict, image: dict) -> dict:
     bits = c.field(spec, "bits", "int", ctx)
     signed = c.field(spec, "signed", "bool", ctx)
     exp = c.field(spec, "exp", "int", ctx)
-    want = 51 if net == "srnet" else 6
+    want = net_input_channels(net)
     if ch != want:
         c.fail(f"{ctx} has {ch} channels, the EGVSR {net} takes {want}")
     if bits != image["bits"] or signed or exp != image["exp"]:
@@ -86,61 +97,27 @@ def _net_input(c: _Checker, net: str, spec: dict, image: dict) -> dict:
 
 
 def _layer(c: _Checker, net: str, L: dict, prod: list, arrays: dict, flow: dict) -> None:
+    """Fields every layer has, exponent chaining, then the op's own checks (`oplib`)."""
     name = L["name"]
-    ctx = f"{net} layer {name!r}"
-    op = L["op"]
-    ch = c.field(L, "channels", "int", ctx)
+    ctx = c.ctx = f"{net} layer {name!r}"
+    op = oplib.get(L["op"])
+    c.field(L, "channels", "int", ctx)
     in_exp = c.field(L, "in_exp", "int", ctx)
     out_exp = c.field(L, "out_exp", "int", ctx)
     out_bits = c.field(L, "out_bits", "int", ctx)
     out_signed = c.field(L, "out_signed", "bool", ctx)
     c.bits(out_bits, ctx, out_signed)
+    for key, kind in op.fields.items():
+        c.field(L, key, kind, ctx)
     for p, pname in zip(prod, L["inputs"]):
         if p["out_exp"] != in_exp:
             c.fail(f"{ctx} has in_exp {in_exp} but its input {pname!r} has out_exp {p['out_exp']}")
+    op.check(c, L, prod, arrays, flow)
     p0 = prod[0]
-    if op == "conv3x3":
-        cin = c.field(L, "cin", "int", ctx)
-        cout = c.field(L, "cout", "int", ctx)
-        c.field(L, "w_exp", "int", ctx)
-        w_bits = c.field(L, "w_bits", "int", ctx)
-        b_bits = c.field(L, "b_bits", "int", ctx)
-        act = c.field(L, "act", "str", ctx)
-        c.bits(w_bits, ctx)
-        c.bits(b_bits, ctx)
-        if act not in ("none", "relu", "leaky"):
-            c.fail(f"{ctx} act {act!r} is not one of none|relu|leaky")
-        if act == "leaky" and c.field(L, "leaky_shift", "int", ctx) < 0:
-            c.fail(f"{ctx} leaky_shift must be >= 0")
-        if cin != p0["channels"]:
-            c.fail(f"{ctx} cin {cin} but its input {L['inputs'][0]!r} has {p0['channels']} channels")
-        if cout != ch:
-            c.fail(f"{ctx} cout {cout} differs from channels {ch}")
-        c.array(arrays, L.get("weight"), (cout, cin, 3, 3), w_bits, True, ctx + " weight")
-        c.array(arrays, L.get("bias"), (cout,), b_bits, False, ctx + " bias")
-        return
-    if op == "add":
-        if not p0["channels"] == prod[1]["channels"] == ch:
-            c.fail(f"{ctx} adds {p0['channels']} and {prod[1]['channels']} channels into {ch}")
-        return
-    if op in ("relu", "maxpool2", "upsample2x") and ch != p0["channels"]:
-        c.fail(f"{ctx} has {ch} channels but its input has {p0['channels']}")
-    if op in ("pixel_shuffle", "depth_to_space", "space_to_depth"):
-        r = c.field(L, "factor", "int", ctx)
-        want = p0["channels"] * r * r if op == "space_to_depth" else p0["channels"] // (r * r)
-        if r < 1 or (op != "space_to_depth" and p0["channels"] % (r * r)) or ch != want:
-            c.fail(f"{ctx} factor {r} maps {p0['channels']} input channels to {want}, not {ch}")
-    if op in PASSTHROUGH_OPS:
+    if op.passthrough:
         if (out_exp, out_bits, bool(out_signed)) != (in_exp, p0["out_bits"], p0["out_signed"]):
-            c.fail(f"{ctx} ({op}) must keep its input's exponent and code type "
+            c.fail(f"{ctx} ({op.name}) must keep its input's exponent and code type "
                    f"(exp {in_exp}, {p0['out_bits']} bits, signed={p0['out_signed']})")
-    if op == "tanh_flow":
-        if ch != 2 or p0["channels"] != 2:
-            c.fail(f"{ctx} needs a 2-channel input and output")
-        if not p0["out_signed"] or p0["out_bits"] > 16:
-            c.fail(f"{ctx} input must be signed codes of at most 16 bits")
-        if out_bits != 16 or not out_signed or out_exp != -flow["lr_frac_bits"]:
-            c.fail(f"{ctx} output must be int16 at exp -lr_frac_bits = {-flow['lr_frac_bits']}")
 
 
 def _net(c: _Checker, net: str, spec: dict, arrays: dict, image: dict, flow: dict) -> None:
@@ -154,11 +131,13 @@ def _net(c: _Checker, net: str, spec: dict, arrays: dict, image: dict, flow: dic
         if name in known:
             c.fail(f"{net} layer name {name!r} is used twice (or is the reserved 'input')")
         op = c.field(L, "op", "str", f"{net} layer {name!r}")
-        if op not in OP_ARITY:
-            c.fail(f"{net} layer {name!r} has unknown op {op!r} (known: {sorted(OP_ARITY)})")
+        if op not in oplib.registry():
+            c.fail(f"{net} layer {name!r} has unknown op {op!r} (known: {oplib.names()})",
+                   "use an op of this egvsr version, or register the op's module (EGVSR_OPS)")
+        arity = oplib.get(op).arity
         inputs = c.field(L, "inputs", "list", f"{net} layer {name!r}")
-        if len(inputs) != OP_ARITY[op]:
-            c.fail(f"{net} layer {name!r} ({op}) takes {OP_ARITY[op]} input(s), got {inputs}")
+        if len(inputs) != arity:
+            c.fail(f"{net} layer {name!r} ({op}) takes {arity} input(s), got {inputs}")
         for src in inputs:
             if src not in known:
                 c.fail(f"{net} layer {name!r} reads {src!r}, which is not 'input' or an earlier layer")
@@ -186,8 +165,8 @@ def validate(manifest: dict, arrays: dict, where: str = "bundle") -> None:
     for key, a in arrays.items():
         if np.asarray(a).dtype.kind not in "iu":
             c.fail(f"array {key!r} has dtype {np.asarray(a).dtype}; bundles hold integer codes only")
-    if manifest.get("scale", 4) != 4:
-        c.fail(f"scale {manifest.get('scale')!r} is not 4 (the only EGVSR scale)")
+    if manifest.get("scale", SCALE) != SCALE:
+        c.fail(f"scale {manifest.get('scale')!r} is not {SCALE} (the only EGVSR scale)")
     image = c.field(manifest, "image", "dict", "manifest")
     c.field(image, "bits", "int", "image")
     c.field(image, "exp", "int", "image")

@@ -1,0 +1,67 @@
+"""add: residual add of two tensors at one exponent, then requantization.
+
+Float: ``x + res`` in `model.srnet`; quantized: `quant.qsrnet` residual add;
+golden: `golden.ops.add`; HLS: ONNX ``Add`` + ``Quant`` (hls4ml Merge);
+RTL: `rtl/verilog/residual_add.v` (the shallower input waits in a skip FIFO).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from .base import Cost, Op
+from .memory import bram18, skip_depth_log2
+from .registry import register
+
+
+class Add(Op):
+    name = "add"
+    arity = 2
+    rtl_module = "residual_add"
+    rtl_files = ("residual_add.v", "requant.v", "axis_fifo.v")
+    rtl_in_ports = ("s_a_axis", "s_b_axis")
+    hls_onnx_ops = ("Add",)
+    rtl_lint_params = ({}, {"A_SIGNED": 0, "B_BITS": 10, "SHIFT": -1})
+
+    def check(self, c, L, prods, arrays, flow):
+        if not prods[0]["channels"] == prods[1]["channels"] == L["channels"]:
+            c.fail(f"{c.ctx} adds {prods[0]['channels']} and {prods[1]['channels']} channels "
+                   f"into {L['channels']}")
+
+    def run(self, bundle, L, xs, srcs):
+        return ops.add(xs[0], xs[1], L["in_exp"], L["out_exp"], L["out_bits"], L["out_signed"])
+
+    def cost(self, impl, node, fold, env):
+        if impl == "hls":
+            return Cost(1.0)
+        # the skip FIFO in front of the shallower input (block RAM from 64 entries)
+        k, lag = node.skip
+        dl2 = skip_depth_log2(lag, env["max_w"])
+        t = node.inputs[k]
+        n18 = bram18(t.channels * t.bits + 2, 1 << dl2) if dl2 >= 6 else 0
+        return Cost(1.0, bram36=n18 / 2)
+
+    def hls_qonnx(self, b, L, xs, bundle):
+        y = b.node("Add", [xs[0], xs[1]], L["name"])
+        return b.quant(y, L["out_exp"], L["out_bits"], L["out_signed"], name=L["name"] + "_aq")
+
+    def rtl_params(self, node, env):
+        a, b = node.inputs
+        return dict(C=node.output.channels, A_BITS=a.bits, A_SIGNED=int(a.signed), B_BITS=b.bits,
+                    B_SIGNED=int(b.signed), OUT_BITS=node.output.bits,
+                    OUT_SIGNED=int(node.output.signed),
+                    SHIFT=int(node.layer["out_exp"]) - int(node.layer["in_exp"]))
+
+    def tb_io(self, p):
+        return ((p["C"], p["A_BITS"], p["A_SIGNED"]), (p["C"], p["OUT_BITS"], p["OUT_SIGNED"], 1))
+
+    def tb_inputs(self, p):
+        return [(p["C"], p["A_BITS"], p["A_SIGNED"]), (p["C"], p["B_BITS"], p["B_SIGNED"])]
+
+    def tb_expected(self, case, frames):
+        p = case["params"]
+        return [ops.add(a, b, 0, p["SHIFT"], p["OUT_BITS"], bool(p["OUT_SIGNED"])).astype(np.int64)
+                for a, b in frames]
+
+
+register(Add())

@@ -1,0 +1,179 @@
+"""conv3x3: 3x3 convolution, zero padding 1, bias, ReLU / leaky ReLU, requantization.
+
+Float: `model.srnet` / `model.fnet` ``nn.Conv2d(k=3, p=1)``; quantized:
+`quant.qsrnet` (Brevitas ``QuantConv2d``); golden: `golden.conv.conv3x3`;
+HLS: hls4ml ``Conv2D`` (io_stream, Resource strategy, reuse factor RF);
+RTL: `rtl/verilog/conv3x3.v` (PI input x PO output channels per clock).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import ops
+from .base import Cost, Op, ceil_div
+from .memory import ROM_BLOCK_MIN, bram18, hls_bram36
+from .registry import register
+
+ACT_CODE = {"none": 0, "relu": 1, "leaky": 2}
+#: hls4ml keeps the weights of a layer with RF above this in BRAM (below: registers/LUTRAM)
+HLS_RF_BRAM_THRESHOLD = 32
+
+
+def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """Reuse factors hls4ml accepts for an n_in x n_out multiplication (sorted)."""
+    total = n_in * n_out
+    out = []
+    for rf in range(1, total + 1):
+        if total % rf:
+            continue  # QoR rule: RF divides the number of multiplications
+        if rf < n_in:
+            if (total // rf) % n_out:
+                continue  # each multiplier group must cover whole outputs
+        elif rf % n_in:
+            continue  # beyond n_in, RF must be a multiple of n_in
+        out.append(rf)
+    return out
+
+
+def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w) -> int:
+    """conv3x3.v: two line buffers of `line_w` pixels + the weight ROM (F words)."""
+    f = ceil_div(cin, pi) * ceil_div(cout, po)
+    rom = bram18(pi * po * 9 * w_bits, f) if f >= ROM_BLOCK_MIN else 0
+    return 2 * bram18(cin * in_bits, line_w) + rom
+
+
+class Conv3x3(Op):
+    name = "conv3x3"
+    fields = {"cin": "int", "cout": "int", "w_exp": "int", "w_bits": "int", "b_bits": "int",
+              "act": "str"}
+    rtl_module = "conv3x3"
+    rtl_files = ("conv3x3.v", "requant.v", "axis_fifo.v")
+    hls_onnx_ops = ("Conv",)
+    rtl_lint_params = ({}, {"CIN": 5, "COUT": 3, "PI": 2, "PO": 2, "ACT": 2, "LEAKY_SHIFT": 2},
+                       {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1})
+
+    def check(self, c, L, prods, arrays, flow):
+        ctx = c.ctx
+        cin = c.field(L, "cin", "int", ctx)
+        cout = c.field(L, "cout", "int", ctx)
+        c.field(L, "w_exp", "int", ctx)
+        w_bits = c.field(L, "w_bits", "int", ctx)
+        b_bits = c.field(L, "b_bits", "int", ctx)
+        act = c.field(L, "act", "str", ctx)
+        c.bits(w_bits, ctx)
+        c.bits(b_bits, ctx)
+        if act not in ACT_CODE:
+            c.fail(f"{ctx} act {act!r} is not one of none|relu|leaky")
+        if act == "leaky" and c.field(L, "leaky_shift", "int", ctx) < 0:
+            c.fail(f"{ctx} leaky_shift must be >= 0")
+        if cin != prods[0]["channels"]:
+            c.fail(f"{ctx} cin {cin} but its input {L['inputs'][0]!r} has {prods[0]['channels']} channels")
+        if cout != L["channels"]:
+            c.fail(f"{ctx} cout {cout} differs from channels {L['channels']}")
+        c.array(arrays, L.get("weight"), (cout, cin, 3, 3), w_bits, True, ctx + " weight")
+        c.array(arrays, L.get("bias"), (cout,), b_bits, False, ctx + " bias")
+
+    def out_channels(self, L, in_channels):
+        return int(L["cout"])
+
+    # geometry: one row + one pixel (+1 for the padded edge) of raster lag
+    def row_lag(self, L):
+        return 1
+
+    def lag_pixels(self, L, w):
+        return (3 // 2) * int(w) + 3 // 2 + 1
+
+    # golden
+    def run(self, bundle, L, xs, srcs, shuffle: int = 1):
+        w, b = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
+        return ops.conv3x3(xs[0], w, b, L["in_exp"], L["w_exp"], L["out_exp"], L["out_bits"],
+                           L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle)
+
+    # cost model
+    def macs(self, node):
+        return 9 * int(node.layer["cin"]) * int(node.layer["cout"])
+
+    def pixels(self, impl, node, env):
+        if impl == "hls":  # RF clocks per pixel of the zero-padded map
+            return (env["h"] + 2) * (env["w"] + 2)
+        return super().pixels(impl, node, env)
+
+    def folds(self, impl, node, env):
+        L = node.layer
+        if impl == "hls":
+            return valid_reuse_factors(9 * int(L["cin"]), int(L["cout"]))
+        return [(pi, po) for pi in range(1, L["cin"] + 1) for po in range(1, L["cout"] + 1)]
+
+    def cost(self, impl, node, fold, env):
+        L = node.layer
+        cin, cout, wb = int(L["cin"]), int(L["cout"]), int(L["w_bits"])
+        in_bits = node.inputs[0].bits
+        if impl == "hls":
+            rf = int(fold)
+            n_in, n_out = 9 * cin, cout
+            wbram = 0 if rf <= HLS_RF_BRAM_THRESHOLD else hls_bram36(n_in * n_out // rf * wb, rf)
+            buf = 2 * hls_bram36(cin * in_bits, int(env["w"]) + 2)
+            # per pixel of the zero-padded map: (h+2)*(w+2)*RF clocks a frame
+            return Cost(rf, dsp=math.ceil(n_in * n_out / rf), bram36=wbram + buf,
+                        key=(math.ceil(n_in * n_out / rf), -rf))
+        pi, po = fold
+        n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]))
+        return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=9 * pi * po, bram36=n18 / 2,
+                    key=(pi * po, n18, -pi))
+
+    # HLS
+    def hls_qonnx(self, b, L, xs, bundle):
+        name = L["name"]
+        w, bias = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
+        acc_exp = int(L["in_exp"]) + int(L["w_exp"])
+        wq = b.quant(b.const(name + "_w", b.exact(name + " weight", w, L["w_exp"])), L["w_exp"],
+                     L["w_bits"], True, narrow=True, name=name + "_wq")
+        bq = b.quant(b.const(name + "_b", b.exact(name + " bias", bias, acc_exp)), acc_exp,
+                     L["b_bits"], True, name=name + "_bq")
+        y = b.node("Conv", [xs[0], wq, bq], name, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                   strides=[1, 1], dilations=[1, 1], group=1)
+        if L["act"] == "relu":
+            y = b.node("Relu", [y], name + "_relu")
+        elif L["act"] == "leaky":
+            y = b.node("LeakyRelu", [y], name + "_leaky", alpha=2.0 ** -int(L["leaky_shift"]))
+        return b.quant(y, L["out_exp"], L["out_bits"], L["out_signed"], name=name + "_aq")
+
+    # RTL
+    def rtl_frame(self, node):
+        return "in"
+
+    def rtl_params(self, node, env):
+        L, name = node.layer, node.name
+        pi, po = env["fold"]
+        src = node.inputs[0]
+        wf, bf = f"{name}_w.mem", f"{name}_b.mem"
+        w, b = env["bundle"].arrays[L["weight"]], env["bundle"].arrays[L["bias"]]
+        env["write_conv_mems"](w, b, pi, po, int(L["w_bits"]), int(L["b_bits"]),
+                               env["out_dir"] / wf, env["out_dir"] / bf)
+        return dict(CIN=L["cin"], COUT=L["cout"], IN_BITS=src.bits, IN_SIGNED=int(src.signed),
+                    W_BITS=int(L["w_bits"]), B_BITS=int(L["b_bits"]), OUT_BITS=node.output.bits,
+                    OUT_SIGNED=int(node.output.signed),
+                    SHIFT=int(L["out_exp"]) - (int(L["in_exp"]) + int(L["w_exp"])),
+                    ACT=ACT_CODE[L.get("act", "none")],
+                    LEAKY_SHIFT=int(L.get("leaky_shift", 0) or 0), PI=pi, PO=po,
+                    MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], WEIGHT_FILE=wf, BIAS_FILE=bf)
+
+    def rtl_multipliers(self, node, fold):
+        return 9 * fold[0] * fold[1]
+
+    # testbench of conv3x3.v
+    def tb_io(self, p):
+        return ((p["CIN"], p["IN_BITS"], p["IN_SIGNED"]), (p["COUT"], p["OUT_BITS"], p["OUT_SIGNED"], 1))
+
+    def tb_expected(self, case, frames):
+        import numpy as np
+        p, c = case["params"], case["conv"]
+        w = np.load(case["w_npy"], allow_pickle=False)
+        b = np.load(case["b_npy"], allow_pickle=False)
+        return [ops.conv3x3(f, w, b, c["in_exp"], c["w_exp"], c["out_exp"], p["OUT_BITS"],
+                            bool(p["OUT_SIGNED"]), c["act"], c.get("leaky_shift", 0)).astype(np.int64)
+                for f in frames]
+
+
+register(Conv3x3())
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "ACT_CODE"]

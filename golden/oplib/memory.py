@@ -1,0 +1,47 @@
+"""Block-RAM models shared by the cost models of every op.
+
+Two models, because the two implementations map memories differently:
+
+- `bram18` (RTL cores): Xilinx 7-series / UltraScale BRAM18 aspect ratios,
+  the cheapest ratio for a width x depth memory; a BRAM36 is two. Memories
+  the cores mark ``ram_style/rom_style = "block"`` are counted; FIFOs under
+  64 entries and weight ROMs shallower than `ROM_BLOCK_MIN` words are LUTs.
+- `hls_bram36` (hls4ml projects): one BRAM36 per 72 bits up to 512 deep,
+  per 36 bits up to 1024 deep, then per 1024 words; memories shallower than
+  128 words are LUTRAM (0 BRAM).
+
+Both are estimates, not synthesis reports.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH"]
+
+ROM_BLOCK_MIN = 64      # conv3x3.v parameter of the same name
+HLS_LUTRAM_DEPTH = 128
+_BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
+def bram18(width_bits: int, depth: int) -> int:
+    """BRAM18 blocks for a width x depth memory (the cheapest aspect ratio)."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
+
+
+def hls_bram36(width_bits: int, depth: int) -> int:
+    """BRAM36 blocks for a width x depth memory in an HLS project (0 when LUTRAM)."""
+    if depth <= 0 or width_bits <= 0 or depth < HLS_LUTRAM_DEPTH:
+        return 0
+    if depth <= 512:
+        return math.ceil(width_bits / 72)
+    if depth <= 1024:
+        return math.ceil(width_bits / 36)
+    return math.ceil(width_bits / 36) * math.ceil(depth / 1024)
+
+
+def skip_depth_log2(lag_rows: int, max_w: int) -> int:
+    """log2 depth of the RTL skip FIFO that holds `lag_rows` rows of up to
+    `max_w` pixels (+2 pad pixels a row, +64 beats of pipeline slack)."""
+    return int(math.ceil(math.log2(max(16, int(lag_rows) * (int(max_w) + 2) + 64))))
