@@ -16,42 +16,15 @@ import math
 import os
 
 from . import meta as _meta
+from .boards import BOARDS as _TABLE
 
 __all__ = ["BOARDS", "ACCEL_VLNV", "generate_tcl", "write_build", "main"]
 
-#: Zynq UltraScale+ PS settings shared by kv260 and zcu104.
-_ZYNQ_MP = {"ps_vlnv": "xilinx.com:ip:zynq_ultra_ps_e:3.5",
-            "ps_rule": "xilinx.com:bd_rule:zynq_ultra_ps_e",
-            "ps_rule_config": 'apply_board_preset "1"',
-            "ps_config": {"PSU__USE__M_AXI_GP0": "1",
-                          "PSU__USE__M_AXI_GP1": "0",
-                          "PSU__USE__S_AXI_GP2": "1",
-                          "PSU__SAXIGP2__DATA_WIDTH": "64",
-                          "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "{clk}"},
-            "m_axi": "M_AXI_HPM0_FPD", "s_axi_hp": "S_AXI_HP0_FPD",
-            "clk": "pl_clk0", "resetn": "pl_resetn0", "clock_mhz": 300.0}
-
-#: Board -> part, board part, PS IP and its ports (Vivado 2022.x-2024.x names).
-#: Parts and PL clocks follow hls/boards.py (the core's HLS clock target).
-BOARDS = {
-    "pynq-z2": {"part": "xc7z020clg400-1",
-                "board_part": "tul.com.tw:pynq-z2:part0:1.0",
-                "ps_vlnv": "xilinx.com:ip:processing_system7:5.5",
-                "ps_rule": "xilinx.com:bd_rule:processing_system7",
-                "ps_rule_config": 'make_external "FIXED_IO, DDR" '
-                                  'apply_board_preset "1" Master "Disable" '
-                                  'Slave "Disable"',
-                "ps_config": {"PCW_USE_S_AXI_HP0": "1",
-                              "PCW_S_AXI_HP0_DATA_WIDTH": "64",
-                              "PCW_FPGA0_PERIPHERAL_FREQMHZ": "{clk}"},
-                "m_axi": "M_AXI_GP0", "s_axi_hp": "S_AXI_HP0",
-                "clk": "FCLK_CLK0", "resetn": "FCLK_RESET0_N",
-                "clock_mhz": 100.0},
-    "kv260": {**_ZYNQ_MP, "part": "xck26-sfvc784-2LV-c",
-              "board_part": "xilinx.com:kv260_som:part0:1.4"},
-    "zcu104": {**_ZYNQ_MP, "part": "xczu7ev-ffvc1156-2-e",
-               "board_part": "xilinx.com:zcu104:part0:1.1"},
-}
+#: Boards with a processing system: part, board part, PS IP and its ports
+#: (from the one board table, `board.boards`).
+BOARDS = {k: {**v["ps"], "part": v["part"], "board_part": v["board_part"],
+              "clock_mhz": float(v["clock_mhz"])}
+          for k, v in _TABLE.items() if v.get("ps")}
 
 #: The SRNet top exported by ``make hls-synth`` (TLAST_FRAME variant).
 ACCEL_VLNV = "xilinx.com:hls:egvsr_srnet:1.0"
