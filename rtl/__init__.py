@@ -1,35 +1,48 @@
-"""Synthesizable Verilog cores of the EGVSR SRNet and their generator.
+"""Synthesizable Verilog cores of the EGVSR nets and their generator.
 
-`rtl/verilog/*.v` are hand-written Verilog-2005 cores (conv3x3, pixel_shuffle,
-residual_add, relu, axis_fifo, axis_fork, requant); `generate` writes the
-SRNet top for a bundle plus its weight memory files; `boards` is the board
-table shared with `hls/`.
+`rtl/verilog/*.v` are hand-written Verilog-2005 cores; which op a core
+implements, its files and parameters are owned by the op's module in
+`golden/oplib` (`rtl_module`, `rtl_files`, `rtl_params`). `generate` writes
+the top of a net for a bundle and a plan (`plan/`), `top` emits its text,
+`verilog_text` holds the Verilog helpers.
 """
 from pathlib import Path
 
 VERILOG_DIR = Path(__file__).resolve().parent / "verilog"
 
-#: module -> the files it needs (itself first)
-CORE_FILES = {
+#: stream infrastructure the tops instantiate besides the op cores
+INFRA_FILES = {
     "requant": ["requant.v"],
     "axis_fifo": ["axis_fifo.v"],
     "axis_fork": ["axis_fork.v"],
-    "conv3x3": ["conv3x3.v", "requant.v", "axis_fifo.v"],
-    "pixel_shuffle": ["pixel_shuffle.v", "axis_fifo.v"],
-    "residual_add": ["residual_add.v", "requant.v", "axis_fifo.v"],
-    "relu": ["relu.v", "requant.v", "axis_fifo.v"],
 }
+
+
+def core_files() -> dict:
+    """Verilog module -> the files it needs (itself first): infrastructure + every
+    registered op's core (`golden.oplib`)."""
+    from egvsr.golden import oplib
+    files = {k: list(v) for k, v in INFRA_FILES.items()}
+    for op in oplib.registry().values():
+        if op.rtl_module:
+            files[op.rtl_module] = list(op.rtl_files)
+    return files
+
+
+def source_path(f) -> Path:
+    """A core file: an absolute path (a user op's template) or a name in rtl/verilog/."""
+    p = Path(f)
+    return p if p.is_absolute() else VERILOG_DIR / p
 
 
 def core_sources(*modules: str) -> list[Path]:
     """Verilog files needed by the given core modules (deduplicated, ordered)."""
-    seen: list[str] = []
+    table = core_files()
+    seen: list = []
     for m in modules:
-        for f in CORE_FILES[m]:
+        if m not in table:
+            raise KeyError(f"no Verilog core {m!r} (known: {sorted(table)})")
+        for f in table[m]:
             if f not in seen:
                 seen.append(f)
-    return [VERILOG_DIR / f for f in seen]
-
-
-ALL_SOURCES = [VERILOG_DIR / f for f in ("requant.v", "axis_fifo.v", "axis_fork.v", "conv3x3.v",
-                                          "pixel_shuffle.v", "residual_add.v", "relu.v")]
+    return [source_path(f) for f in seen]

@@ -7,15 +7,20 @@ from pathlib import Path
 from egvsr.rtl import core_sources
 from egvsr.rtl_tb import sim
 
-LINT_SETS = {
-    "conv3x3": [{}, {"CIN": 5, "COUT": 3, "PI": 2, "PO": 2, "ACT": 2, "LEAKY_SHIFT": 2},
-                {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1}],
-    "pixel_shuffle": [{}, {"P": 2}, {"P": 16}, {"R": 2, "P": 8, "C": 2}],
-    "residual_add": [{}, {"A_SIGNED": 0, "B_BITS": 10, "SHIFT": -1}],
-    "relu": [{}, {"SHIFT": 2, "IN_BITS": 12}],
+#: parameter sets of the stream infrastructure; each op core's come from its op module
+INFRA_LINT_SETS = {
     "axis_fifo": [{}, {"DEPTH_LOG2": 9, "DATA_W": 64}],
     "axis_fork": [{}],
 }
+
+
+def lint_sets() -> dict:
+    """Verilog module -> parameter sets to lint (the ops' `rtl_lint_params` + infrastructure)."""
+    from egvsr.golden import oplib
+    sets = {op.rtl_module: list(op.rtl_lint_params or ({},))
+            for op in oplib.registry().values() if op.rtl_module}
+    sets.update(INFRA_LINT_SETS)
+    return sets
 
 
 def _lint(files, top, params=None) -> str:
@@ -30,7 +35,7 @@ def _lint(files, top, params=None) -> str:
 def lint_cores() -> dict:
     """{(module, params): messages} for every parameter set that is not clean."""
     bad = {}
-    for mod, sets in LINT_SETS.items():
+    for mod, sets in lint_sets().items():
         for ps in sets:
             m = _lint(core_sources(mod), mod, ps)
             if m:

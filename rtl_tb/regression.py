@@ -119,7 +119,7 @@ def main(argv=None) -> int:
 
     # ---- SRNet top against golden on real frames
     from egvsr.golden import run_srnet, srnet_input
-    from egvsr.rtl.boards import BOARDS
+    from egvsr.board.boards import BOARDS
     from egvsr.rtl_tb.backend import RtlSrnet
     bundle, bpath = _bundle(a.bundle)
     frames, src = _real_frames(2)

@@ -4,7 +4,9 @@
 Case keys: core, params (HDL parameters), runs ([H, W, n_frames] each; the
 frame size changes only between runs), seed, gap (input idle probability),
 bp (output back-pressure probability), ports (optional port-map overrides
-for HLS exports) and per-core extras (see `_expected`).
+for HLS exports), optional inputs_npy (one (n, H, W, C) npy per input: real
+frames instead of random ones) and expected_npy (the golden outputs, else
+the core's op computes them: `Op.tb_expected`).
 """
 from __future__ import annotations
 
@@ -20,8 +22,7 @@ from egvsr.rtl.streams import pack_words, unpack_words
 from egvsr.rtl_tb.axis import AxisSink, AxisSource, axis_ports
 
 DEFAULT_PORTS = {"clk": "aclk", "rstn": "aresetn", "width": "cfg_width", "height": "cfg_height",
-                 "s": axis_ports("s_axis"), "m": axis_ports("m_axis"),
-                 "a": axis_ports("s_a_axis"), "b": axis_ports("s_b_axis")}
+                 "s_axis": axis_ports("s_axis"), "m": axis_ports("m_axis")}
 
 
 def _rand_frame(rng, H, W, C, bits, signed):
@@ -50,46 +51,53 @@ def _mismatch_report(got, exp, frame_idx, what="pixel"):
     return "\n".join(lines)
 
 
+def _core_op(core: str):
+    """The op (`golden.oplib`) whose Verilog core is `core`, or None."""
+    from egvsr.golden import oplib
+    for op in oplib.registry().values():
+        if op.rtl_module == core:
+            return op
+    return None
+
+
+def _top_graph(case):
+    from egvsr.golden import load_bundle
+    bundle = load_bundle(case["bundle"])
+    return bundle, bundle.graph(case.get("net", "srnet"))
+
+
 def _expected(case, frames_in):
-    """Golden outputs for one run: list of (H', W', C') int arrays and beat grouping."""
-    from egvsr.golden import ops
-    core, p = case["core"], case["params"]
-    if core == "conv3x3":
-        w = np.load(case["w_npy"], allow_pickle=False)
-        b = np.load(case["b_npy"], allow_pickle=False)
-        c = case["conv"]
-        return [ops.conv3x3(f, w, b, c["in_exp"], c["w_exp"], c["out_exp"], p["OUT_BITS"],
-                            bool(p["OUT_SIGNED"]), c["act"], c.get("leaky_shift", 0)).astype(np.int64)
-                for f in frames_in]
-    if core == "pixel_shuffle":
-        return [ops.pixel_shuffle(f, p["R"]).astype(np.int64) for f in frames_in]
-    if core == "residual_add":
-        return [ops.add(a, b, 0, p["SHIFT"], p["OUT_BITS"], bool(p["OUT_SIGNED"])).astype(np.int64)
-                for a, b in frames_in]
+    """Golden outputs for one run: list of (H', W', C') int arrays."""
+    core = case["core"]
     if core == "axis_fifo":
         return list(frames_in)
-    if core == "srnet_top":
-        from egvsr.golden import load_bundle, run_srnet
-        bundle = load_bundle(case["bundle"])
-        return [run_srnet(bundle, f.astype(np.uint8)).astype(np.int64) for f in frames_in]
-    raise ValueError(core)
+    if core.endswith("_top"):
+        from egvsr.golden.graph import run_graph
+        bundle, g = _top_graph(case)
+        return [run_graph(bundle, g.net, f.astype(np.uint8)).astype(np.int64) for f in frames_in]
+    op = _core_op(core)
+    if op is None:
+        raise ValueError(f"no op implements the core {core!r}")
+    return op.tb_expected(case, frames_in)
 
 
 def _io_spec(case):
-    """(in channels, in bits, in signed), (out channels, out bits, out signed, pixels/beat)."""
+    """[(channels, bits, signed) per input], (out channels, out bits, out signed, pixels/beat)."""
     core, p = case["core"], case["params"]
-    if core == "conv3x3":
-        return ((p["CIN"], p["IN_BITS"], p["IN_SIGNED"]),
-                (p["COUT"], p["OUT_BITS"], p["OUT_SIGNED"], 1))
-    if core == "pixel_shuffle":
-        return ((p["C"] * p["R"] ** 2, p["BITS"], 1), (p["C"], p["BITS"], 1, p["P"]))
-    if core == "residual_add":
-        return ((p["C"], p["A_BITS"], p["A_SIGNED"]), (p["C"], p["OUT_BITS"], p["OUT_SIGNED"], 1))
     if core == "axis_fifo":
-        return ((1, p["DATA_W"], 0), (1, p["DATA_W"], 0, 1))
-    if core == "srnet_top":
-        return ((51, 8, 0), (3, 8, 0, case["out_pixels"]))
-    raise ValueError(core)
+        return [(1, p["DATA_W"], 0)], (1, p["DATA_W"], 0, 1)
+    if core.endswith("_top"):
+        _, g = _top_graph(case)
+        o = g.output
+        return [(g.input.channels, g.input.bits, int(g.input.signed))], \
+            (o.channels, o.bits, int(o.signed), case["out_pixels"])
+    op = _core_op(core)
+    return op.tb_inputs(p), op.tb_io(p)[1]
+
+
+def _in_ports(case):
+    op = _core_op(case["core"])
+    return list(op.rtl_in_ports) if op is not None else ["s_axis"]
 
 
 @cocotb.test()
@@ -99,8 +107,10 @@ async def run_case(dut):
     ports = dict(DEFAULT_PORTS)
     ports.update(case.get("ports", {}))
     rng = np.random.default_rng(case.get("seed", 0))
-    core, p = case["core"], case["params"]
-    (cin, ibits, isgn), (cout, obits, osgn, opix) = _io_spec(case)
+    core = case["core"]
+    ins, (cout, obits, osgn, opix) = _io_spec(case)
+    osgn = case.get("out_signed", osgn)    # a core that moves codes without knowing their sign
+    cin, ibits, isgn = ins[0]
     scale = case.get("scale", 1)            # output grid / input grid
     clk = getattr(dut, ports["clk"])
     rstn = getattr(dut, ports["rstn"])
@@ -109,8 +119,8 @@ async def run_case(dut):
     if hasattr(dut, ports["width"]):
         getattr(dut, ports["width"]).value = case["runs"][0][1]
         getattr(dut, ports["height"]).value = case["runs"][0][0]
-    srcs = [AxisSource(dut, clk, ports[k], case.get("gap", 0.0), seed=case.get("seed", 0) + 11 * i)
-            for i, k in enumerate(["a", "b"] if core == "residual_add" else ["s"])]
+    srcs = [AxisSource(dut, clk, ports.get(k) or axis_ports(k), case.get("gap", 0.0), seed=case.get("seed", 0) + 11 * i)
+            for i, k in enumerate(_in_ports(case))]
     sink = AxisSink(dut, clk, ports["m"], case.get("bp", 0.0), seed=case.get("seed", 0) + 7)
     await ClockCycles(clk, 4)
     rstn.value = 1
@@ -124,18 +134,22 @@ async def run_case(dut):
             getattr(dut, ports["width"]).value = W
             getattr(dut, ports["height"]).value = H
         await RisingEdge(clk)
-        if core == "residual_add":
-            fr = [(_rand_frame(rng, H, W, cin, p["A_BITS"], p["A_SIGNED"]),
-                   _rand_frame(rng, H, W, cin, p["B_BITS"], p["B_SIGNED"])) for _ in range(nfr)]
-            streams = [[bt for a, _ in fr for bt in _beats(a, p["A_BITS"])],
-                       [bt for _, b in fr for bt in _beats(b, p["B_BITS"])]]
-        elif core == "srnet_top":
+        if "inputs_npy" in case:          # given frames (real data), one npy per input
+            arrs = [np.load(f, allow_pickle=False).astype(np.int64) for f in case["inputs_npy"]]
+            fr = [tuple(a[i] for a in arrs) if len(arrs) > 1 else arrs[0][i] for i in range(nfr)]
+            streams = [[bt for i in range(nfr) for bt in _beats(a[i], ins[k][1])]
+                       for k, a in enumerate(arrs)]
+        elif len(ins) > 1:
+            fr = [tuple(_rand_frame(rng, H, W, c, b, sg) for c, b, sg in ins) for _ in range(nfr)]
+            streams = [[bt for f in fr for bt in _beats(f[k], ins[k][1])] for k in range(len(ins))]
+        elif core.endswith("_top"):
             fr = [np.load(case["frames_npy"], allow_pickle=False)[i].astype(np.int64) for i in range(nfr)]
             streams = [[bt for f in fr for bt in _beats(f, ibits)]]
         else:
             fr = [_rand_frame(rng, H, W, cin, ibits, isgn) for _ in range(nfr)]
             streams = [[bt for f in fr for bt in _beats(f, ibits)]]
-        exp = _expected(case, fr)
+        exp = (list(np.load(case["expected_npy"], allow_pickle=False).astype(np.int64))
+               if "expected_npy" in case else _expected(case, fr))
         Ho, Wo = H * scale, W * scale
         n_out = nfr * Ho * Wo // opix
         sink.beats = []
