@@ -1,7 +1,8 @@
 """SRNet through the hls4ml C simulation, for ``egvsr eval/upscale --backend hls``.
 
-`HlsSrnet(bundle_or_qonnx)` is a callable ``x (H, W, 51) uint8 -> (4H, 4W, 3)
-uint8``. hls4ml projects have a fixed frame size, so one SRNet-top project
+`HlsSrnet(bundle_or_qonnx)` is a callable ``x (H, W, C) uint8 -> (sH, sW, 3)
+uint8`` (C and s from the net's hardware graph: 51 channels, x4 for SRNet).
+hls4ml projects have a fixed frame size, so one SRNet-top project
 is generated and g++-compiled per input size the first time it is seen
 (about 10-20 s) and reused for every later frame of that size.
 """
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .boards import get_board
+from egvsr.board.boards import get_board
 from .build import REPO_ROOT
-from .cores import TOP, build_core
+from .cores import NET, TOP, build_core
 
 __all__ = ["HlsSrnet"]
 
@@ -56,7 +57,7 @@ class HlsSrnet:
     def core(self, H: int, W: int):
         key = (int(H), int(W))
         if key not in self._cores:
-            c = build_core(self.bundle, TOP, H, W, self.workdir / f"srnet_{H}x{W}", self.board.part,
+            c = build_core(self.bundle, TOP, H, W, self.workdir / f"{TOP}_{H}x{W}", self.board.part,
                            self.board.clock_period_ns, reuse=self.reuse, pixels_per_beat=self.pixels_per_beat,
                            qonnx=self.qonnx)
             self._cores[key] = c.compile()
@@ -64,8 +65,9 @@ class HlsSrnet:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x)
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 51:
-            raise ValueError(f"SRNet input must be uint8 (H, W, 51), got {x.dtype} {x.shape}")
+        c = self.bundle.graph(NET).input.channels
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != c:
+            raise ValueError(f"SRNet input must be uint8 (H, W, {c}), got {x.dtype} {x.shape}")
         y = self.core(*x.shape[:2]).run(x)
         if y.min() < 0 or y.max() > 255:
             raise AssertionError("C-sim output outside the uint8 code range")

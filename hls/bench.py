@@ -2,7 +2,8 @@
 
 - C-sim frames/s of the `tiny` SRNet top at 240x135 (LR),
 - project generation and g++ compile time,
-- estimated fps for each board at 960x540 (reuse factors chosen per board).
+- estimated fps for each board at 960x540 (reuse factors planned per board,
+  `egvsr.plan.make_plan` with impl "hls", as `make hls` does).
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import estimate
-from .boards import BOARDS, get_board
-from .build import REPO_ROOT, load_config
+from egvsr.board.boards import BOARDS, get_board
+
+from .build import REPO_ROOT, load_config, plan_estimate, plan_hls
+from .convert import reuse_factors
 
 __all__ = ["main", "run_bench"]
 
@@ -31,32 +33,31 @@ def _bundle(cfg):
 
 
 def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict:
-    from .cores import TOP, build_core
+    from .cores import NET, TOP, build_core
     cfg = load_config(None)
     bundle, source = _bundle(cfg)
+    graph = bundle.graph(NET)
     P = cfg["pixels_per_beat"]
+    frac = cfg["dsp_budget_fraction"]
     boards = {}
     for name in BOARDS:
         b = get_board(name)
-        sts = estimate.stages(bundle, 540, 960, P)
-        ch = estimate.choose_reuse(sts, int(b.dsp * cfg["dsp_budget_fraction"]), b.clock_mhz * 1e6,
-                                   float(cfg["target_fps"]))
-        ev = estimate.evaluate(sts, b.clock_mhz * 1e6, (540, 960))
-        boards[name] = {"part": b.part, "clock_mhz": b.clock_mhz, "dsp_budget": int(b.dsp * cfg["dsp_budget_fraction"]),
-                        "fps_960x540": ev["fps"], "dsp": ev["dsp"], "bram36": ev["bram36"],
-                        "bottleneck": ev["bottleneck"], "target_met": ch["target_met"], "why_not": ch["why"],
-                        "reuse": ch["reuse"]}
+        plan = plan_hls(bundle, b, 960, 540, float(cfg["target_fps"]), P, frac)
+        est, _ = plan_estimate(plan, graph, P)
+        boards[name] = {"part": b.part, "clock_mhz": b.clock_mhz, "dsp_budget": plan["dsp_budget"],
+                        "fps_960x540": est["fps"], "dsp": est["dsp"], "bram36": est["bram36"],
+                        "bottleneck": est["bottleneck"], "target_met": est["target_met"],
+                        "why_not": est["why_not"], "reuse": reuse_factors(graph, plan["folding"])}
     kv = get_board(cfg["board"])
-    sts = estimate.stages(bundle, H, W, P)
-    ch = estimate.choose_reuse(sts, int(kv.dsp * cfg["dsp_budget_fraction"]), kv.clock_mhz * 1e6, 60)
+    reuse = reuse_factors(graph, plan_hls(bundle, kv, W, H, 60, P, frac)["folding"])
     tmp = Path(workdir or tempfile.mkdtemp(prefix="egvsr_hls_bench_"))
     t = time.perf_counter()
-    core = build_core(bundle, TOP, H, W, tmp / "srnet", kv.part, kv.clock_period_ns, reuse=ch["reuse"],
+    core = build_core(bundle, TOP, H, W, tmp / TOP, kv.part, kv.clock_period_ns, reuse=reuse,
                       pixels_per_beat=P)
     gen_s = time.perf_counter() - t
     core.compile()
     rng = np.random.default_rng(0)
-    xs = rng.integers(0, 256, (frames, H, W, 51)).astype(np.uint8)
+    xs = rng.integers(0, 256, (frames, H, W, graph.input.channels)).astype(np.uint8)
     core.run(xs[:1])  # warm
     t = time.perf_counter()
     core.run(xs)
@@ -65,7 +66,7 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
         "bundle": source, "preset": bundle.manifest.get("preset"),
         "csim": {"lr": [H, W], "frames": frames, "s_per_frame": round(csim_s, 3),
                  "fps": round(1.0 / csim_s, 3), "generate_s": round(gen_s, 2), "compile_s": round(core.compile_s, 2),
-                 "board_for_reuse": kv.name, "reuse": ch["reuse"], "pixels_per_beat": P},
+                 "board_for_reuse": kv.name, "reuse": reuse, "pixels_per_beat": P},
         "estimated_fps_960x540": boards,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }

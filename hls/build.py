@@ -4,14 +4,16 @@
 
 1. validate the config (board, frame size, bundle, optional QONNX) before
    anything is written,
-2. choose reuse factors for the board (`estimate.choose_reuse`),
+2. plan the folding for the board (`egvsr.plan.make_plan`, impl "hls"): a
+   reuse factor per conv, the output shuffle's pixels per beat; the plan is
+   written next to the report as ``plan.json``,
 3. write the projects at the configured LR size to
    ``<out_dir>/<name>/<core>/`` (each conv layer, the pixel shuffle, the SRNet
    top) -- generated in a temporary directory and moved in place only when
    complete, so a failure leaves no partial project,
 4. compile C simulations (g++) at a crop size and run them on crops of real
    frames, comparing with the golden model bit for bit,
-5. write ``report.md`` and ``report.json``; with ``synth=True`` run Vitis HLS
+5. write ``report.md``, ``report.json`` and ``plan.json``; with ``synth=True`` run Vitis HLS
    C synthesis + IP export of the top and fold its report in.
 """
 from __future__ import annotations
@@ -27,15 +29,28 @@ from pathlib import Path
 
 import numpy as np
 
-from . import estimate
-from .boards import get_board
-from .convert import QonnxMismatch  # noqa: F401  (re-exported for callers)
-from .cores import TOP
+from egvsr.board.boards import get_board
+from egvsr.golden.bundle import default_bundle_path
+from egvsr.plan import make_plan, node_env, write_plan
 
-__all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs"]
+from .convert import QonnxMismatch  # noqa: F401  (re-exported for callers)
+from .convert import reuse_factors
+from .cores import NET, TOP
+
+__all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs",
+           "plan_hls", "plan_estimate"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+
+def _default_bundle() -> str:
+    """The bundled default bundle, relative to REPO_ROOT when it lies under it."""
+    p = default_bundle_path()
+    try:
+        return str(p.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
 
 
 class ConfigError(ValueError):
@@ -43,8 +58,8 @@ class ConfigError(ValueError):
 
 
 DEFAULTS = {
-    "name": "tiny-kv260", "preset": "tiny", "bundle": "pretrained/tiny_w8a8.json", "qonnx": None,
-    "qonnx_from": None,
+    "name": "tiny-kv260", "preset": "tiny", "bundle": _default_bundle(), "qonnx": None,
+    "qonnx_from": None, "plan": None,
     "board": "kv260", "lr_width": 960, "lr_height": 540, "target_fps": 60.0, "pixels_per_beat": 4,
     "dsp_budget_fraction": 0.9, "fifo_chain_depth": 4, "fifo_margin": 8, "cores": "all",
     "csim": {"clip": "carphone", "frames": 2, "crop": [24, 32], "odd_crop": [9, 13], "compile_full": True,
@@ -121,6 +136,7 @@ def load_config(config) -> dict:
     # never into an installed package's folder.
     cfg["_qonnx_path"] = _resolve(cfg["qonnx"], Path.cwd()) if cfg["qonnx"] else None
     cfg["_out"] = _resolve(cfg["out_dir"], Path.cwd()) / name
+    cfg["_plan_path"] = _resolve(cfg["plan"], Path.cwd()) if cfg.get("plan") else None
     cfg["_where"] = where
     return cfg
 
@@ -154,7 +170,8 @@ def srnet_inputs(bundle, frames, H: int, W: int) -> np.ndarray:
     y0, x0 = (fh - H) // 2, (fw - W) // 2
     lr = frames[:, y0:y0 + H, x0:x0 + W]
     xs = []
-    lr_prev, hr_prev = np.zeros_like(lr[0]), np.zeros((4 * H, 4 * W, 3), np.uint8)
+    g = bundle.graph(NET)
+    lr_prev, hr_prev = np.zeros_like(lr[0]), np.zeros(g.shapes(H, W)[g.output.name], np.uint8)
     for k in range(n):
         d = step(bundle, lr[k], lr_prev, hr_prev, details=True)
         xs.append(d["sr_input"])
@@ -245,13 +262,17 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         name_and_check(qonnx, bundle)  # QonnxMismatch before anything is written
     pr.done()
 
-    pr.step(f"choose reuse factors for {board.name} ({board.part}, {board.clock_mhz:g} MHz, {board.dsp} DSP)")
-    sts = estimate.stages(bundle, H, W, P)
-    budget = int(board.dsp * float(cfg["dsp_budget_fraction"]))
-    choice = estimate.choose_reuse(sts, budget, board.clock_mhz * 1e6, float(cfg["target_fps"]))
-    est = estimate.evaluate(sts, board.clock_mhz * 1e6, (H, W))
+    pr.step(f"plan reuse factors for {board.name} ({board.part}, {board.clock_mhz:g} MHz, {board.dsp} DSP)")
+    if cfg["_plan_path"] is not None:
+        plan = _user_plan(cfg, bundle, board, W, H, P)
+    else:
+        plan = plan_hls(bundle, board, W, H, float(cfg["target_fps"]), P, cfg["dsp_budget_fraction"])
+    budget = plan["dsp_budget"]
+    graph = bundle.graph(NET)
+    reuse = reuse_factors(graph, plan["folding"])
+    est, est_layers = plan_estimate(plan, graph, P)
     pr.done(f"-> {est['fps']:.2f} fps estimated, {est['dsp']} DSP"
-            + ("" if choice["target_met"] else f" (target {cfg['target_fps']:g} fps not met)"))
+            + ("" if est["target_met"] else f" (target {cfg['target_fps']:g} fps not met)"))
 
     out = cfg["_out"]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +282,7 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         full = {}
         for c in cores:
             full[c] = build_core(bundle, c, H, W, tmp / c, board.part, board.clock_period_ns,
-                                 reuse=choice["reuse"], pixels_per_beat=P,
+                                 reuse=reuse, pixels_per_beat=P,
                                  qonnx=qonnx if c == TOP else None)
         pr.done()
 
@@ -271,11 +292,11 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         sims = {}
         for c in cores:
             sims[(c, ch, cw)] = build_core(bundle, c, ch, cw, tmp / "csim" / f"{c}_{ch}x{cw}", board.part,
-                                           board.clock_period_ns, reuse=choice["reuse"], pixels_per_beat=P)
+                                           board.clock_period_ns, reuse=reuse, pixels_per_beat=P)
         if cfg["csim"]["odd_crop"] and TOP in cores:
             oh, ow = cfg["csim"]["odd_crop"]
             sims[(TOP, oh, ow)] = build_core(bundle, TOP, oh, ow, tmp / "csim" / f"{TOP}_{oh}x{ow}", board.part,
-                                             board.clock_period_ns, reuse=choice["reuse"], pixels_per_beat=P)
+                                             board.clock_period_ns, reuse=reuse, pixels_per_beat=P)
         to_compile = list(sims.values()) + ([full[TOP]] if cfg["csim"]["compile_full"] and TOP in full else [])
         with ThreadPoolExecutor(max(1, int(cfg["csim"]["jobs"]))) as ex:
             list(ex.map(lambda core: core.compile(), to_compile))
@@ -288,13 +309,13 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
             xs = csim_inputs(bundle, h, w, cfg["csim"]["clip"], int(cfg["csim"]["frames"]))
             t = time.perf_counter()
             if c == TOP:
-                want = np.stack([run_graph(bundle, "srnet", x) for x in xs])
+                want = np.stack([run_graph(bundle, NET, x) for x in xs])
                 got = core.run(xs)
             else:
-                L = bundle.layer("srnet", c)
-                refs = [run_graph(bundle, "srnet", x, keep=True) for x in xs]
+                src = graph.node(c).inputs[0].name
+                refs = [run_graph(bundle, NET, x, keep=True) for x in xs]
                 want = np.stack([r[c] for r in refs])
-                got = core.run(np.stack([r[L["inputs"][0]] for r in refs]))
+                got = core.run(np.stack([r[src] for r in refs]))
             dt = time.perf_counter() - t
             same = bool(got.shape == want.shape and np.array_equal(got, want.astype(np.int64)))
             verdicts.append({"core": c, "crop": [h, w], "frames": int(len(xs)), "bit_exact": same,
@@ -309,8 +330,10 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         top_fifos = full[TOP].fifo_depths if TOP in full else {}
         for c, core in full.items():
             core.project_dir = out / c
-        report = _report(cfg, bundle, board, budget, choice, est, full, verdicts, top_fifos, pr.times, ok)
+        report = _report(cfg, bundle, board, budget, reuse, est, est_layers, full, verdicts, top_fifos,
+                         pr.times, ok)
         report["total_s"] = round(time.perf_counter() - t_start, 1)
+        write_plan(plan, tmp / "plan.json")
         _write_report(tmp, report)
         os.replace(tmp, out)
         tmp = None
@@ -330,7 +353,7 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
 
 def _synth(core, project_dir):
     if core is None:
-        return {"status": "skipped: the srnet top is not among the configured cores"}
+        return {"status": f"skipped: the {TOP} top is not among the configured cores"}
     try:
         core.hls_model.config.config["OutputDir"] = str(project_dir)
         rep = core.hls_model.build(csim=False, synth=True, export=True, vsynth=False)
@@ -339,14 +362,70 @@ def _synth(core, project_dir):
         return {"status": f"failed: {type(e).__name__}: {e}"}
 
 
-def _report(cfg, bundle, board, budget, choice, est, full, verdicts, fifos, times, ok):
-    layers = []
-    for row in est["layers"]:
-        layers.append({k: row[k] for k in ("name", "op", "h", "w", "cin", "cout", "macs_per_lr_pixel", "rf", "dsp",
-                                           "bram36_weights", "bram36_buffers", "ii_clocks_per_pixel",
-                                           "frame_clocks", "fps_alone")})
-        if row["op"] != "conv3x3":
-            layers[-1]["rf"] = None
+def _user_plan(cfg, bundle, board, W, H, P) -> dict:
+    """A plan.json the user gave (`plan:`): checked against the bundle and this build
+    (board, LR size, pixels per beat), its figures recomputed from its folding."""
+    from egvsr.plan import PlanError, read_plan, refresh
+    try:
+        plan = refresh(read_plan(cfg["_plan_path"], bundle, impl="hls"), bundle)
+    except PlanError as e:
+        raise ConfigError(f"{cfg['_where']}: {e}") from None
+    want = {"board": board.name, "lr": [W, H], "pixels_per_beat": P}
+    got = {k: plan.get(k) for k in want}
+    if got != want:
+        raise ConfigError(f"{cfg['_where']}: plan {cfg['_plan_path']} was made for {got}, this "
+                          f"build is {want}; plan again (egvsr build --steps plan) or fix the config")
+    return plan
+
+
+def plan_hls(bundle, board, lr_w: int, lr_h: int, fps: float, pixels_per_beat: int,
+             dsp_budget_fraction: float = 0.9, net: str = NET) -> dict:
+    """The HLS plan (`egvsr.plan.make_plan`, impl "hls") of `net` on `board` (a `Board`):
+    reuse factors within ``dsp_budget_fraction`` of the board's DSPs, the output shuffle at
+    `pixels_per_beat` HR pixels per word."""
+    return make_plan(bundle, board.name, impl="hls", lr_w=lr_w, lr_h=lr_h, fps=fps, net=net,
+                     pixels_per_beat=pixels_per_beat,
+                     dsp_budget=int(board.dsp * float(dsp_budget_fraction)))
+
+
+def _num(x):
+    """An integral count as an int (clocks, BRAM36), anything else as it is."""
+    return int(x) if float(x).is_integer() else x
+
+
+def plan_estimate(plan: dict, graph, pixels_per_beat: int) -> tuple[dict, list]:
+    """(totals, per-layer rows) of the report's estimate, read from an HLS `plan` of `graph`.
+
+    Per layer: input size, channels, MACs per LR pixel, reuse factor (convs), DSP,
+    BRAM36, II (clocks per pixel, from the op's cost model), frame clocks and the
+    fps the layer alone would allow at the board clock.
+    """
+    clk = float(plan["clock_mhz"]) * 1e6
+    lr_w, lr_h = plan["lr"]
+    reuse = reuse_factors(graph, plan["folding"])
+    rows = []
+    for node in graph.nodes:
+        r = plan["layers"][node.name]
+        env = node_env(graph, node, "hls", lr_w, lr_h, max_w=plan["max_w"], pixels_per_beat=pixels_per_beat)
+        cost = node.op.cost("hls", node, r["fold"], env)
+        h, w = r["in_hw"]
+        rows.append({"name": node.name, "op": node.op.name, "h": h, "w": w,
+                     "cin": node.inputs[0].channels, "cout": node.output.channels,
+                     "macs_per_lr_pixel": round(r["macs_per_lr_pixel"], 3), "rf": reuse.get(node.name),
+                     "dsp": r["dsp"], "bram36": _num(r["bram36"]),
+                     "ii_clocks_per_pixel": _num(cost.clocks_per_pixel),
+                     "frame_clocks": _num(r["clocks_per_frame"]),
+                     "fps_alone": round(clk / r["clocks_per_frame"], 2)})
+    est = {"fps": round(plan["fps"], 3), "dsp": plan["dsp"], "bram36": _num(plan["bram36"]),
+           "bottleneck": plan["bottleneck"], "frame_clocks": _num(plan["frame_clocks"]),
+           "macs_per_lr_pixel": round(plan["macs_per_lr_pixel"], 3),
+           "target_met": bool(plan["meets_target"]), "why_not": plan["reason"]}
+    return est, rows
+
+
+def _report(cfg, bundle, board, budget, reuse, est, layers, full, verdicts, fifos, times, ok):
+    graph = bundle.graph(NET)
+    hr_h, hr_w, _ = graph.shapes(cfg["lr_height"], cfg["lr_width"])[graph.output.name]
     fifo_rows = [{"stream": k, **{kk: v[kk] for kk in ("producer", "consumers", "depth", "default", "reason")}}
                  for k, v in fifos.items()]
     return {
@@ -355,13 +434,12 @@ def _report(cfg, bundle, board, budget, choice, est, full, verdicts, fifos, time
         "bundle_sha256": bundle.sha256, "qonnx": str(cfg["_qonnx_path"]) if cfg["_qonnx_path"] else None,
         "board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dsp": board.dsp,
                   "dsp_budget": budget, "bram36": board.bram36},
-        "lr": [cfg["lr_height"], cfg["lr_width"]], "hr": [4 * cfg["lr_height"], 4 * cfg["lr_width"]],
+        "lr": [cfg["lr_height"], cfg["lr_width"]], "hr": [hr_h, hr_w],
         "target_fps": float(cfg["target_fps"]), "pixels_per_beat": cfg["pixels_per_beat"],
-        "estimate": {"fps": est["fps"], "dsp": est["dsp"], "bram36": est["bram36"], "bottleneck": est["bottleneck"],
-                     "frame_clocks": est["frame_clocks"], "macs_per_lr_pixel": est["macs_per_lr_pixel"],
-                     "target_met": choice["target_met"], "why_not": choice["why"]},
+        "estimate": est,
         "layers": layers,
-        "reuse": choice["reuse"],
+        "reuse": reuse,
+        "plan": str(cfg["_out"] / "plan.json"),
         "fifos": fifo_rows,
         "projects": {c: str(cfg["_out"] / c) for c in full},
         "csim": verdicts,
@@ -388,12 +466,12 @@ def _write_report(out: Path, rep: dict):
          f"- full-size SRNet top C-sim compiled with g++: "
          + (f"yes ({rep['full_top_compiled_s']} s)" if rep.get("full_top_compiled_s") is not None else "no"), "",
          "## Layers (estimates; DSP = one per parallel multiplier, II in clocks per pixel)", "",
-         "| layer | op | in HxW | MACs/LR px | RF | DSP | BRAM36 w | BRAM36 buf | II | fps alone |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         "| layer | op | in HxW | MACs/LR px | RF | DSP | BRAM36 | II | fps alone |",
+         "|---|---|---|---|---|---|---|---|---|"]
     for r in rep["layers"]:
         L.append(f"| {r['name']} | {r['op']} | {r['h']}x{r['w']} | {r['macs_per_lr_pixel']:.0f} | "
-                 f"{r['rf'] if r['rf'] is not None else '-'} | {r['dsp']} | {r['bram36_weights']} | "
-                 f"{r['bram36_buffers']} | {r['ii_clocks_per_pixel']} | {r['fps_alone']:.1f} |")
+                 f"{r['rf'] if r['rf'] is not None else '-'} | {r['dsp']} | {r['bram36']} | "
+                 f"{r['ii_clocks_per_pixel']} | {r['fps_alone']:.1f} |")
     L += ["", "## Stream FIFOs of the SRNet top (depth from pipeline latency; hls4ml default = whole tensor)", "",
           "| stream | producer -> consumer | depth | hls4ml default | why |", "|---|---|---|---|---|"]
     for f in rep["fifos"]:

@@ -21,10 +21,13 @@ from pathlib import Path
 import numpy as np
 from onnx import numpy_helper
 
+from egvsr.golden import oplib
+
 from . import extension
 from .qonnx_prep import prepare
 
-__all__ = ["QonnxMismatch", "name_and_check", "convert", "hls_layer_map", "quiet", "fixed_type"]
+__all__ = ["QonnxMismatch", "name_and_check", "convert", "hls_layer_map", "quiet", "fixed_type",
+           "reuse_factors"]
 
 
 class QonnxMismatch(ValueError):
@@ -84,6 +87,18 @@ def _topo(model):
     return list(model.graph.node)  # qonnx cleanup / SortGraph keep the graph topologically sorted
 
 
+#: activations a conv's QONNX puts between its ``Conv`` and its output ``Quant``
+_CONV_ACTS = ("Relu", "LeakyRelu")
+
+
+def _fused_activation(model, node) -> bool:
+    """A Relu/LeakyRelu fed straight by a Conv: the conv layer's activation (hls4ml fuses it)."""
+    if node.op_type not in _CONV_ACTS:
+        return False
+    p = model.find_producer(node.input[0])
+    return p is not None and p.op_type == "Conv"
+
+
 def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None = None,
                    in_spec: dict | None = None) -> dict:
     """Rename `model`'s nodes after the bundle layers and verify it implements them.
@@ -91,27 +106,28 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
     `layers`: the bundle layer names the model holds (default: the whole net).
     `in_spec`: {bits, signed, exp} of the model input (default: the net input).
     Returns {bundle layer name: ONNX node name}.
-    """
-    from .bundle_qonnx import producer_specs
 
-    specs = producer_specs(bundle, net)
-    wanted = [L for L in bundle.layers(net) if layers is None or L["name"] in layers]
+    Each layer's op (`golden.oplib`) names the ONNX node that computes it
+    (``Op.hls_onnx_ops``, first entry); a layer with weight and bias arrays
+    has its quantized weights and bias compared with the bundle's codes; a
+    passthrough op (a shuffle) has no output quantizer.
+    """
+    graph = bundle.graph(net)
+    specs = graph.specs()
+    wanted = [n for n in graph.nodes if layers is None or n.name in layers]
     nodes = _topo(model)
-    kinds = {"conv3x3": ("Conv",), "add": ("Add",), "relu": ("Relu",),
-             "pixel_shuffle": ("DepthToSpace",), "depth_to_space": ("DepthToSpace",)}
-    compute = [n for n in nodes if n.op_type in ("Conv", "Add", "DepthToSpace")
-               or (n.op_type == "Relu" and (model.find_producer(n.input[0]) is None
-                                            or model.find_producer(n.input[0]).op_type != "Conv"))]
+    primary = {op.hls_onnx_ops[0] for op in oplib.registry().values() if op.hls_onnx_ops}
+    compute = [n for n in nodes if n.op_type in primary and not _fused_activation(model, n)]
     sig_q = [n.op_type for n in compute]
-    sig_b = [kinds.get(L["op"], ("?" + L["op"],))[0] for L in wanted]
+    sig_b = [(g.op.hls_onnx_ops or ("?" + g.op.name,))[0] for g in wanted]
     if sig_q != sig_b:
         raise QonnxMismatch(f"bundle/QONNX mismatch: the QONNX computes {sig_q} but the bundle's "
-                            f"{net} layers {[L['name'] for L in wanted]} need {sig_b}; export the QONNX "
+                            f"{net} layers {[g.name for g in wanted]} need {sig_b}; export the QONNX "
                             "and the bundle from the same quantized model")
     # input quantizer
     inp = model.graph.input[0].name
     qin = [n for n in _consumers(model, inp) if n.op_type == "Quant"]
-    spec = in_spec or specs[wanted[0]["inputs"][0]]
+    spec = in_spec or specs[wanted[0].inputs[0].name]
     if qin:
         e, bits, signed, _ = _quant_params(model, qin[0])
         if (e, bits, signed) != (spec["exp"], spec["bits"], bool(spec["signed"])):
@@ -130,12 +146,12 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
         used.add(name)
         node.name = name
 
-    for L, n in zip(wanted, compute):
-        name = L["name"]
+    for g, n in zip(wanted, compute):
+        L, op, name = g.layer, g.op, g.name
         rename(n, name)
         mapping[name] = n.name
         last = n
-        if L["op"] == "conv3x3":
+        if "weight" in L:  # a layer with weights (a conv): weight and bias quantizers, activation
             wq = model.find_producer(n.input[1])
             bq = model.find_producer(n.input[2]) if len(n.input) > 2 else None
             if wq is None or wq.op_type != "Quant":
@@ -180,13 +196,14 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
                     raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has no activation, bundle act {L['act']}")
                 rename(act, name + "_" + L["act"])
                 last = act
-        if L["op"] in ("pixel_shuffle", "depth_to_space"):
+        if n.op_type == "DepthToSpace":
             r = next(a.i for a in n.attribute if a.name == "blocksize")
             mode = next((a.s.decode() for a in n.attribute if a.name == "mode"), "DCR")
-            want_mode = "CRD" if L["op"] == "pixel_shuffle" else "DCR"
+            want_mode = getattr(op, "hls_mode", "DCR")
             if r != L["factor"] or mode != want_mode:
                 raise QonnxMismatch(f"bundle/QONNX mismatch: {name!r} is DepthToSpace({r}, {mode}), bundle "
                                     f"{L['op']}({L['factor']}) = DepthToSpace({L['factor']}, {want_mode})")
+        if op.passthrough:  # keeps its input's codes: no output quantizer
             continue
         oq = _single_consumer(model, last, ("Quant",))
         if oq is None:
@@ -203,6 +220,12 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
 def fixed_type(bits: int, signed: bool, exp: int) -> str:
     """hls4ml precision string of `bits`-bit codes at exponent `exp` (RND_CONV, SAT)."""
     return f"{'fixed' if signed else 'ufixed'}<{bits},{bits + exp},RND_CONV,SAT>"
+
+
+def reuse_factors(graph, folding: dict) -> dict:
+    """{layer: hls4ml ReuseFactor} from a plan's `folding`: the layers an ONNX ``Conv`` computes
+    (`convert` sets the reuse factor on those; other foldings, a shuffle's P, are not one)."""
+    return {k: int(v) for k, v in folding.items() if graph.node(k).op.hls_onnx_ops[:1] == ("Conv",)}
 
 
 def hls_layer_map(hls_model) -> dict:

@@ -1,4 +1,4 @@
-"""HLS cores of SRNet: one project per conv layer, the pixel-shuffle core, and the SRNet top.
+"""HLS cores of a net (SRNet): one project per conv layer, the pixel-shuffle core, and the top.
 
 `build_core(...)` writes an hls4ml project for one core at a fixed frame
 size and returns a `Core`; `Core.compile()` builds the C simulation (g++),
@@ -7,30 +7,45 @@ size and returns a `Core`; `Core.compile()` builds the C simulation (g++),
 """
 from __future__ import annotations
 
+import copy
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from . import bundle_qonnx
-from .convert import convert, hls_layer_map, name_and_check, quiet
-import copy
-
 from qonnx.core.modelwrapper import ModelWrapper
 
+from egvsr.golden.bundle import NETS
+
+from . import bundle_qonnx
+from .convert import convert, name_and_check, quiet
 from .qonnx_prep import PROBE, prepare, resize_spatial
 
-__all__ = ["Core", "build_core", "core_names", "TOP"]
+__all__ = ["Core", "build_core", "core_names", "top_name", "NET", "TOP"]
 
-TOP = "srnet"
+#: the net the HLS flow builds into hardware (SRNet; FNet runs on the host)
+NET = NETS[0]
 
 
-def core_names(bundle, net: str = "srnet") -> list[str]:
-    """Cores a user can take separately: every conv layer and the pixel shuffle, plus the top."""
-    names = [L["name"] for L in bundle.layers(net) if L["op"] in ("conv3x3", "pixel_shuffle", "depth_to_space")]
-    return names + [TOP]
+def top_name(net: str = NET) -> str:
+    """Name of the core holding the whole of `net` (its top): the net's name."""
+    return net
+
+
+#: the whole-net core of `NET` ("srnet")
+TOP = top_name(NET)
+
+
+def core_names(bundle, net: str = NET) -> list[str]:
+    """Cores a user can take separately, plus the top: every single-input layer whose op
+    offers HLS foldings (a conv's reuse factor, a shuffle's pixels per beat, `golden.oplib`)."""
+    from egvsr.plan import node_env
+
+    g = bundle.graph(net)
+    names = [n.name for n in g.nodes if len(n.inputs) == 1 and n.op.hls_onnx_ops
+             and n.op.folds("hls", n, node_env(g, n, "hls", PROBE[1], PROBE[0])) != [None]]
+    return names + [top_name(net)]
 
 
 @dataclass
@@ -80,33 +95,35 @@ class Core:
 
 
 def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_period_ns: float,
-               reuse: dict | None = None, pixels_per_beat: int = 1, qonnx=None, net: str = "srnet",
+               reuse: dict | None = None, pixels_per_beat: int = 1, qonnx=None, net: str = NET,
                verbose: bool = False) -> Core:
-    """Write the hls4ml project of core `name` (a bundle layer or `TOP`) for an H x W input.
+    """Write the hls4ml project of core `name` (a layer of `net` or its top, `top_name(net)`)
+    for an H x W input.
 
     The top uses `qonnx` (a path or model from `quant.export.export_qonnx_srnet`,
     checked against the bundle) when given, else a QONNX generated from the bundle.
     On any failure the half-written project directory is removed.
     """
     out_dir = Path(out_dir)
-    specs = bundle_qonnx.producer_specs(bundle, net)
+    graph = bundle.graph(net)
+    specs = graph.specs()
     t0 = time.perf_counter()
     ph, pw = PROBE
-    if name == TOP:
+    if name == top_name(net):
         if qonnx is not None:
             model = prepare(copy.deepcopy(qonnx) if isinstance(qonnx, ModelWrapper) else qonnx)
         else:
             model = prepare(bundle_qonnx.srnet_qonnx(bundle, ph, pw, net))
         name_and_check(model, bundle, net)
-        layers = [L["name"] for L in bundle.layers(net)]
-        in_spec = specs["input"]
-        out_name = bundle.manifest[net]["output"]
+        layers = [n.name for n in graph.nodes]
+        in_spec = specs[graph.input.name]
+        out_name = graph.output.name
     else:
-        L = bundle.layer(net, name)
+        node = graph.node(name)
         model = prepare(bundle_qonnx.layer_qonnx(bundle, name, ph, pw, net))
         name_and_check(model, bundle, net, layers=[name])
         layers = [name]
-        in_spec = specs[L["inputs"][0]]
+        in_spec = specs[node.inputs[0].name]
         out_name = name
     resize_spatial(model, H, W)
     out_spec = specs[out_name]
@@ -128,5 +145,4 @@ def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_peri
                 in_exp=int(in_spec["exp"]), out_exp=int(out_spec["exp"]), out_signed=bool(out_spec["signed"]),
                 layers=layers, fifo_depths=getattr(hm, "_egvsr_fifo_depths", {}))
     core.write_s = time.perf_counter() - t0
-    core.layer_map = hls_layer_map(hm)
     return core

@@ -3,9 +3,10 @@
 hls4ml sizes every io_stream FIFO to hold a whole tensor (H*W words). In a
 dataflow pipeline only reconvergent paths need depth: at a residual add the
 skip stream must hold every pixel the conv branch has swallowed before the
-branch emits its first output. A 3x3 conv (zero padding 1, hls4ml line
-buffer) emits output pixel n once input pixel n + (k//2)*W + k//2 + 1 has
-arrived (raster order), so its lag is W + 2 pixels for k = 3; the skip FIFO
+branch emits its first output. A conv (the op an ONNX ``Conv`` computes,
+`golden.oplib.conv3x3`: 3x3, zero padding 1, hls4ml line buffer) emits
+output pixel n once input pixel n + `Op.lag_pixels` has arrived (raster
+order), W + 2 pixels for a W-wide frame; the skip FIFO
 of a clone needs the largest branch lag to the merge plus a margin. Straight
 (chain) FIFOs need no storage for correctness; they get a small depth that
 lets producer and consumer overlap. C simulation uses unbounded streams and
@@ -22,11 +23,16 @@ DEFAULT_MARGIN = 8
 
 
 def conv_lag(layer) -> int:
-    """Input pixels a stream conv consumes before its output catches up (raster order)."""
-    fh = int(layer.get_attr("filt_height", 1))
-    fw = int(layer.get_attr("filt_width", 1))
+    """Input pixels a stream conv consumes before its output catches up (raster order).
+
+    The lag is the op library's (`Op.lag_pixels` of the op an ONNX ``Conv`` computes)."""
+    from .bundle_qonnx import onnx_op
+
+    op = onnx_op("Conv")
+    if op is None:
+        raise ValueError(f"hls4ml layer {layer.name!r}: no registered op is computed by an ONNX Conv")
     w = int(layer.get_attr("out_width", layer.get_output_variable().shape[1]))
-    return (fh // 2) * w + fw // 2 + 1
+    return int(op.lag_pixels({"name": layer.name}, w))
 
 
 def _graph(hm):

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import onnx
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from .extension import CL_DOMAIN
 
-__all__ = ["prepare", "channels_last_depth_to_space", "cancel_transpose_pairs", "quant_nodes", "resize_spatial", "PROBE"]
+__all__ = ["prepare", "channels_last_depth_to_space", "cancel_transpose_pairs", "resize_spatial", "PROBE"]
 
 #: spatial size graphs are prepared at before `resize_spatial` (distinct primes)
 PROBE = (7, 11)
@@ -189,25 +188,6 @@ def prepare(model) -> ModelWrapper:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
     model = channels_last_depth_to_space(model)
     return model
-
-
-def quant_nodes(model: ModelWrapper) -> list[dict]:
-    """Every Quant node: name, input, bits, signed, narrow, scale (float), zero point."""
-    out = []
-    for n in model.graph.node:
-        if n.op_type != "Quant":
-            continue
-        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-        scale = model.get_initializer(n.input[1])
-        zp = model.get_initializer(n.input[2])
-        bits = model.get_initializer(n.input[3])
-        out.append({"name": n.name, "input": n.input[0], "output": n.output[0],
-                    "scale": None if scale is None else np.asarray(scale, np.float64),
-                    "zero_point": None if zp is None else np.asarray(zp, np.float64),
-                    "bits": None if bits is None else int(np.asarray(bits).reshape(-1)[0]),
-                    "signed": bool(attrs.get("signed", 1)), "narrow": bool(attrs.get("narrow", 0)),
-                    "rounding_mode": attrs.get("rounding_mode", b"ROUND")})
-    return out
 
 
 def resize_spatial(model: ModelWrapper, H: int, W: int) -> ModelWrapper:

@@ -1,14 +1,30 @@
-"""Reuse-factor chooser: DSP budget of every board, hls4ml's validity rules, estimates."""
+"""HLS reuse factors from the planner (`egvsr.plan.make_plan`, impl "hls") checked against hls4ml.
+
+Independent references: hls4ml's own reuse-factor validity rule
+(`get_valid_reuse_factors`) and the multipliers hls4ml's Resource strategy
+unrolls in a converted project (its ``config<i>_mult`` n_in, n_out and
+reuse_factor, and the ``block_factor`` loop of ``nnet_dense_resource.h``),
+not the planner's own arithmetic.
+"""
+import math
+import re
+
 import pytest
 
 pytest.importorskip("hls4ml")
 
 from hls4ml.backends import get_backend  # noqa: E402
 
+from egvsr.board.boards import BOARDS, get_board  # noqa: E402
 from egvsr.golden.bundle import Bundle  # noqa: E402
+from egvsr.golden.oplib.conv3x3 import valid_reuse_factors  # noqa: E402
 from egvsr.golden.synth import random_bundle  # noqa: E402
-from egvsr.hls import estimate  # noqa: E402
-from egvsr.hls.boards import BOARDS, get_board  # noqa: E402
+from egvsr.hls.build import plan_estimate, plan_hls  # noqa: E402
+from egvsr.hls.convert import hls_layer_map, reuse_factors  # noqa: E402
+from egvsr.hls.cores import NET, TOP, build_core  # noqa: E402
+from egvsr.plan import make_plan, node_env  # noqa: E402
+
+LR_W, LR_H = 960, 540
 
 
 @pytest.fixture(scope="module")
@@ -18,63 +34,131 @@ def bundles():
             "cheap": Bundle(*random_bundle(nf=16, nb=1, tail="cheap", seed=0))}
 
 
+def _plan(bundle, board, fps=60, P=4, frac=0.9):
+    return plan_hls(bundle, get_board(board), LR_W, LR_H, fps, P, frac)
+
+
+def _mult_size(node):
+    """hls4ml's n_in, n_out of a 3x3 conv layer (`get_layer_mult_size`: n_chan*fh*fw, n_filt)."""
+    return 9 * int(node.layer["cin"]), int(node.layer["cout"])
+
+
 @pytest.mark.parametrize("n_in,n_out", [(459, 16), (144, 16), (144, 48), (36, 3), (288, 32), (27, 5)])
 def test_valid_reuse_factors_match_hls4ml(n_in, n_out):
-    assert estimate.valid_reuse_factors(n_in, n_out) == get_backend("Vitis").get_valid_reuse_factors(n_in, n_out)
+    assert valid_reuse_factors(n_in, n_out) == get_backend("Vitis").get_valid_reuse_factors(n_in, n_out)
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
 @pytest.mark.parametrize("net", ["tiny", "small", "cheap"])
 @pytest.mark.parametrize("P", [1, 4])
-def test_chooser_respects_budget_and_validity(bundles, board, net, P):
+def test_plan_reuse_valid_and_within_budget(bundles, board, net, P):
+    bundle = bundles[net]
+    graph = bundle.graph(NET)
     b = get_board(board)
-    if net == "cheap" and P != 1:
-        P = 1
-    sts = estimate.stages(bundles[net], 540, 960, P)
     budget = int(b.dsp * 0.9)
-    res = estimate.choose_reuse(sts, budget, b.clock_mhz * 1e6, 60)
-    ev = estimate.evaluate(sts, b.clock_mhz * 1e6, (540, 960))
+    plan = _plan(bundle, board, 60, P)
+    assert plan["impl"] == "hls" and plan["dsp_budget"] == budget
+    reuse = reuse_factors(graph, plan["folding"])
+    convs = [n for n in graph.nodes if "weight" in n.layer]
+    assert sorted(reuse) == sorted(n.name for n in convs) and convs
     vb = get_backend("Vitis")
-    for s in sts:
-        if s.op == "conv3x3":
-            assert res["reuse"][s.name] == s.rf
-            assert s.rf in vb.get_valid_reuse_factors(s.n_in, s.n_out)
-    if res["target_met"]:
-        assert ev["dsp"] <= budget and ev["fps"] >= 60 and res["why"] is None
+    for node in convs:
+        assert reuse[node.name] in vb.get_valid_reuse_factors(*_mult_size(node)), node.name
+        assert plan["layers"][node.name]["fold"] == reuse[node.name]
+    if plan["meets_target"]:
+        assert plan["dsp"] <= budget and plan["fps"] >= 60 and plan["reason"] is None
     else:
-        assert res["why"]  # the report says why
-        if "even the largest reuse factors" not in res["why"]:
-            assert ev["dsp"] <= budget
+        assert plan["reason"]  # the report says why
+        if "even the most folded design" not in plan["reason"]:
+            assert plan["dsp"] <= budget
     # the fewest DSPs for the reached throughput: no conv could take a larger valid RF
-    for s in sts:
-        if s.op == "conv3x3":
-            bigger = [rf for rf in s.valid_rf if rf > s.rf and s.frame_clocks(rf) <= ev["frame_clocks"]]
-            assert not bigger, (s.name, s.rf, bigger)
+    for node in convs:
+        env = node_env(graph, node, "hls", LR_W, LR_H, pixels_per_beat=P)
+        rf = reuse[node.name]
+        for bigger in (f for f in node.op.folds("hls", node, env) if f > rf):
+            clocks = node.op.cost("hls", node, bigger, env).clocks_per_pixel * node.op.pixels("hls", node, env)
+            assert clocks > plan["frame_clocks"], (node.name, rf, bigger)
+            break
 
 
 def test_target_met_on_u250_and_explained_on_kv260(bundles):
     tiny = bundles["tiny"]
-    u = get_board("u250")
-    sts = estimate.stages(tiny, 540, 960, 4)
-    assert estimate.choose_reuse(sts, int(u.dsp * 0.9), u.clock_mhz * 1e6, 60)["target_met"]
-    k = get_board("kv260")
-    sts = estimate.stages(tiny, 540, 960, 4)
-    res = estimate.choose_reuse(sts, int(k.dsp * 0.9), k.clock_mhz * 1e6, 60)
-    assert not res["target_met"] and "DSP" in res["why"]
+    assert _plan(tiny, "u250", 60, 4)["meets_target"]
+    kv = _plan(tiny, "kv260", 60, 4)
+    assert not kv["meets_target"] and "DSP" in kv["reason"]
     # one HR pixel per output word caps the pixel shuffle at clock / (16 * H * W)
-    sts = estimate.stages(tiny, 540, 960, 1)
-    res = estimate.choose_reuse(sts, int(u.dsp * 0.9), u.clock_mhz * 1e6, 60)
-    assert not res["target_met"] and "pixel_shuffle" in res["why"]
+    u1 = _plan(tiny, "u250", 60, 1)
+    assert not u1["meets_target"] and "pixel_shuffle" in u1["reason"]
 
 
-def test_estimates_per_layer(bundles):
-    sts = estimate.stages(bundles["tiny"], 540, 960, 4)
-    for s in sts:
-        s.rf = s.valid_rf[0] if s.op == "conv3x3" else 1
-    ev = estimate.evaluate(sts, 300e6, (540, 960))
-    rows = {r["name"]: r for r in ev["layers"]}
+def test_report_rows_from_plan(bundles):
+    """The report's estimate rows (`plan_estimate`) read the plan: MACs, DSPs, II, BRAM."""
+    tiny = bundles["tiny"]
+    plan = _plan(tiny, "kv260", 60, 4)
+    est, rows = plan_estimate(plan, tiny.graph(NET), 4)
+    rows = {r["name"]: r for r in rows}
     assert rows["conv_in"]["macs_per_lr_pixel"] == 9 * 51 * 16
-    assert rows["conv_in"]["dsp"] == 9 * 51 * 16
-    assert rows["rb0_conv1"]["bram36_buffers"] > 0  # 2 rows of 962 x 16 x 8 bits
-    assert rows["pixel_shuffle"]["ii_clocks_per_pixel"] == 4
-    assert ev["macs_per_lr_pixel"] == 9 * (51 * 16 + 4 * 16 * 16 + 16 * 48)
+    assert rows["conv_in"]["dsp"] == math.ceil(9 * 51 * 16 / rows["conv_in"]["rf"])
+    assert rows["conv_in"]["ii_clocks_per_pixel"] == rows["conv_in"]["rf"]
+    assert rows["rb0_conv1"]["bram36"] > 0  # line buffers: 2 rows of 962 x 16 x 8 bits
+    assert rows["pixel_shuffle"]["ii_clocks_per_pixel"] == 4 and rows["pixel_shuffle"]["rf"] is None
+    assert est["macs_per_lr_pixel"] == 9 * (51 * 16 + 4 * 16 * 16 + 16 * 48)
+    assert est["dsp"] == sum(r["dsp"] for r in rows.values()) == plan["dsp"]
+    assert est["frame_clocks"] == max(r["frame_clocks"] for r in rows.values())
+    assert est["target_met"] is False and est["why_not"] == plan["reason"]
+
+
+def test_cheap_inner_shuffle_plan(bundles):
+    """The shuffle inside the cheap tail moves one HR pixel per word; the HR conv runs at 4H x 4W."""
+    cheap = bundles["cheap"]
+    plan = make_plan(cheap, "kv260", impl="hls", lr_w=LR_W, lr_h=LR_H, fps=60, pixels_per_beat=4)
+    assert plan["folding"]["pixel_shuffle"] == 1
+    assert plan["layers"]["conv_out"]["in_hw"] == [4 * LR_H, 4 * LR_W]
+
+
+_MULT = re.compile(r"struct (config\d+)_mult : nnet::dense_config \{\s*static const unsigned n_in = (\d+);\s*"
+                   r"static const unsigned n_out = (\d+);\s*static const unsigned reuse_factor = (\d+);"
+                   r".*?using kernel = (nnet::\w+)<", re.S)
+
+
+@pytest.mark.parametrize("board,fps", [("kv260", 60), ("pynq-z2", 0.2)])
+def test_dsp_equals_hls4ml_multipliers(bundles, tmp_path, board, fps):
+    """DSP per conv in the plan == multipliers hls4ml's Resource strategy unrolls at that RF.
+
+    One small SRNet top (4x6) is converted at the plan's reuse factors; per conv
+    layer hls4ml's own n_in, n_out (`get_layer_mult_size`) and reuse_factor give
+    the unrolled MultLoop of ``nnet_dense_resource.h``: block_factor =
+    DIV_ROUNDUP(n_in * n_out, reuse_factor) multipliers. The pynq-z2 plan at
+    0.2 fps takes RF > n_in (the rf_gt_nin kernels), kv260 RF <= n_in.
+    """
+    tiny = bundles["tiny"]
+    b = get_board(board)
+    plan = _plan(tiny, board, fps, 4)
+    reuse = reuse_factors(tiny.graph(NET), plan["folding"])
+    core = build_core(tiny, TOP, 4, 6, tmp_path / "top", b.part, b.clock_period_ns, reuse=reuse,
+                      pixels_per_beat=4)
+    fw = core.project_dir / "firmware"
+    header = (fw / "nnet_utils" / "nnet_dense_resource.h").read_text()
+    # every Resource kernel unrolls block_factor multipliers
+    assert header.count("const int block_factor = DIV_ROUNDUP(CONFIG_T::n_in * CONFIG_T::n_out, "
+                        "CONFIG_T::reuse_factor);") == 3
+    mults = {m[0]: (int(m[1]), int(m[2]), int(m[3]), m[4]) for m in _MULT.findall((fw / "parameters.h").read_text())}
+    vb = get_backend("Vitis")
+    names = hls_layer_map(core.hls_model)
+    seen = set()
+    for layer in core.hls_model.get_layers():
+        if layer.class_name != "Conv2D":
+            continue
+        name = names[layer.name]
+        n_in, n_out = vb.get_layer_mult_size(layer)
+        rf = int(layer.get_attr("reuse_factor"))
+        assert rf == reuse[name]  # hls4ml kept the planned reuse factor (it replaces invalid ones)
+        assert str(layer.get_attr("strategy")).lower() == "resource"
+        c_in, c_out, c_rf, kernel = mults[f"config{layer.index}"]
+        assert (c_in, c_out, c_rf) == (n_in, n_out, rf)
+        assert kernel.startswith("nnet::DenseResource_rf_")
+        assert kernel.endswith("leq_nin") == (rf <= n_in)
+        block_factor = -(-(n_in * n_out) // rf)
+        assert plan["layers"][name]["dsp"] == block_factor, (name, rf)
+        seen.add(name)
+    assert seen == set(reuse)
