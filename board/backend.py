@@ -14,6 +14,7 @@ from .dmastream import FrameStream
 from .errors import FrameSizeError
 from .overlay import load_overlay
 from .streams import pack_step, pack_x
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 __all__ = ["BoardSrnet", "make_backend"]
 
@@ -82,7 +83,7 @@ class BoardSrnet:
     def __call__(self, x):
         """``x`` (H, W, 51) uint8 -> (4H, 4W, 3) uint8 (a new array)."""
         x = np.asarray(x)
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 51:
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != SRNET_IN_CHANNELS:
             raise FrameSizeError(f"SRNet input must be uint8 (H, W, 51), got "
                                  f"{x.dtype} {x.shape}")
         st = self.ensure(*x.shape[:2])

@@ -14,6 +14,7 @@ from itertools import chain, islice
 import numpy as np
 
 from .backend import BoardSrnet
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 __all__ = ["EgvsrAccel"]
 
@@ -159,7 +160,7 @@ class EgvsrAccel:
         h, w = lr_size
         st = self.srnet.ensure(h, w)
         rng = np.random.default_rng(seed)
-        st.in_buf[:, :, :51] = rng.integers(0, 256, (h, w, 51), np.uint8)
+        st.in_buf[:, :, :SRNET_IN_CHANNELS] = rng.integers(0, 256, (h, w, SRNET_IN_CHANNELS), np.uint8)
         st.run()  # warm-up
         t0 = time.perf_counter()
         for _ in range(n_frames):

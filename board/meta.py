@@ -23,13 +23,14 @@ import json
 import os
 
 from .errors import OverlayError
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 SCHEMA = "egvsr.overlay"
 SCHEMA_VERSION = 1
 SUFFIX = ".egvsr.json"
 
 DEFAULT_IP = {"dma": "axi_dma_0", "accel": "egvsr_srnet_0", "id": "egvsr_id"}
-IN_CHANNELS = 51
+IN_CHANNELS = SRNET_IN_CHANNELS
 OUT_CHANNELS = 3
 
 

@@ -24,6 +24,8 @@ import threading
 
 import numpy as np
 
+from egvsr.golden.validate import SRNET_IN_CHANNELS
+
 __all__ = ["AxiDmaModel", "SrnetCoreModel", "IdGpioModel"]
 
 HALTED, IDLE, INT_ERR, SLV_ERR, DEC_ERR = 0x1, 0x2, 0x10, 0x20, 0x40
@@ -229,7 +231,7 @@ class SrnetCoreModel:
         return frame
 
     def _compute(self, frame):
-        x = frame.reshape(self.h, self.w, self.bin)[:, :, :51]
+        x = frame.reshape(self.h, self.w, self.bin)[:, :, :SRNET_IN_CHANNELS]
         try:
             y = np.asarray(self.engine(np.ascontiguousarray(x)), np.uint8)
             out = np.zeros((4 * self.h, 4 * self.w, self.bout), np.uint8)

@@ -11,6 +11,10 @@ no intermediate 51-channel array is built.
 
 import numpy as np
 
+from egvsr.golden.validate import SRNET_IN_CHANNELS
+
+C = SRNET_IN_CHANNELS
+
 __all__ = ["pack_step", "pack_x", "unpack_output", "frame_view",
            "s2d_view", "input_words", "output_words"]
 
@@ -27,7 +31,7 @@ def s2d_view(buf):
     ``view[y, x, i, j, c]`` is channel ``3 + (i*4 + j)*3 + c``, i.e. the DCR
     ``space_to_depth`` of an HR image ``hr[4y+i, 4x+j, c]``.
     """
-    v = buf[:, :, 3:51]
+    v = buf[:, :, 3:C]
     v = v.view()
     v.shape = v.shape[:2] + (4, 4, 3)  # raises instead of copying
     return v
@@ -42,7 +46,7 @@ def pack_step(buf, lr_curr, warped):
     h, w = lr_curr.shape[:2]
     _check(lr_curr, (h, w, 3), "lr_curr")
     _check(warped, (4 * h, 4 * w, 3), "warped")
-    if buf.shape[:2] != (h, w) or buf.shape[2] < 51:
+    if buf.shape[:2] != (h, w) or buf.shape[2] < C:
         raise ValueError(f"input buffer {buf.shape} does not fit a {h}x{w} frame")
     buf[:, :, 0:3] = lr_curr
     # warped[4y+i, 4x+j, c] -> (y, i, x, j, c) -> (y, x, i, j, c), a view
@@ -52,12 +56,12 @@ def pack_step(buf, lr_curr, warped):
 
 def pack_x(buf, x):
     """Pack an SRNet input ``x`` (H, W, 51) into ``buf`` (H, W, Bin)."""
-    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 51:
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != C:
         raise ValueError(f"SRNet input must be uint8 (H, W, 51), got "
                          f"{x.dtype} {x.shape}")
     if buf.shape[:2] != x.shape[:2]:
         raise ValueError(f"input buffer {buf.shape} does not fit {x.shape}")
-    buf[:, :, :51] = x
+    buf[:, :, :C] = x
     return buf
 
 

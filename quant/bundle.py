@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from egvsr.golden.bundle import SCHEMA, SCHEMA_VERSION, Bundle, write_bundle
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 from .qegvsr import MAX_VELOCITY, QuantEGVSR, exp_of
 from .quantizers import IMAGE_EXP, QuantizerError
@@ -129,7 +130,7 @@ def build_bundle(qmodel: QuantEGVSR, source_sha256: str | None = None) -> tuple[
         "image": {"bits": 8, "exp": IMAGE_EXP},
         "flow": {"max_velocity": int(MAX_VELOCITY), "lr_frac_bits": qmodel.spec.lr_frac_bits,
                  "hr_frac_bits": qmodel.spec.hr_frac_bits, "upsampler": qmodel.upsampler},
-        "srnet": {"input": inp(51), "output": s_out, "layers": s_layers},
+        "srnet": {"input": inp(SRNET_IN_CHANNELS), "output": s_out, "layers": s_layers},
         "fnet": {"input": inp(6), "output": f_out, "layers": f_layers},
     }
     Bundle(manifest, arrays)  # validates (raises BundleError with the reason)

@@ -12,6 +12,7 @@ import numpy as np
 
 from egvsr.rtl_tb import sim
 from egvsr.rtl_tb.harness import Harness, dut_instance
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 DEFAULT_BOARD = "pynq-z2"   # folded parallelism: quick Verilator builds
 
@@ -60,7 +61,7 @@ class RtlSrnet:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x)
-        if x.ndim != 3 or x.shape[2] != 51 or x.dtype != np.uint8:
+        if x.ndim != 3 or x.shape[2] != SRNET_IN_CHANNELS or x.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 51) uint8, got {x.shape} {x.dtype}")
         H, W, _ = x.shape
         h, gdir, meta = self._get(W)

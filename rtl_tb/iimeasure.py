@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from egvsr.golden.validate import SRNET_IN_CHANNELS
+
 
 def measure_top_ii(h, meta, gdir, H: int = 8, W: int = 32, frames=(1, 3), seed: int = 0,
                    bundle=None) -> dict:
@@ -16,7 +18,7 @@ def measure_top_ii(h, meta, gdir, H: int = 8, W: int = 32, frames=(1, 3), seed: 
     """
     rng = np.random.default_rng(seed)
     n = max(frames)
-    x = rng.integers(0, 256, (n, H, W, 51)).astype(np.uint8)
+    x = rng.integers(0, 256, (n, H, W, SRNET_IN_CHANNELS)).astype(np.uint8)
     cyc, match = [], True
     for k in frames:
         out, st = h.stream(x[:k].astype(np.int64), 8, 3, 8, False, out_pixels=meta["out_pixels"],
