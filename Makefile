@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test hls hls-synth sim bench bitstream clean
+.PHONY: venv test test-fast hls hls-synth sim bench bitstream clean
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,18 @@ venv: $(STAMP)
 test: venv
 	$(PY) -m pytest -q -ra
 
+test-fast: venv
+	$(PY) -m pytest -q -ra -m "not slow"
+
+# the flow as named steps over build/<name>/ (egvsr build -h; README "Architecture")
 hls: venv
-	$(PY) -m egvsr.flow.cli hls
+	$(PY) -m egvsr.flow.cli build --impl hls --steps export,plan,hls,verify
 
 hls-synth: venv
 	$(PY) -m egvsr.flow.cli hls --synth
 
 sim: venv
-	$(PY) -m egvsr.flow.cli sim
+	$(PY) -m egvsr.flow.cli build --impl rtl --steps plan,rtl,verify,regression
 
 bench: venv
 	$(PY) -m egvsr.flow.cli bench
@@ -39,4 +43,4 @@ bitstream: venv
 	$(MAKE) -f board/vivado/Makefile bitstream PY=$(abspath $(PY)) BOARD=$(BOARD) BUNDLE=$(BUNDLE) LR_SIZE=$(LR_SIZE) IP_REPO=$(IP_REPO)
 
 clean:
-	rm -rf build sim_build .pytest_cache
+	rm -rf build .pytest_cache

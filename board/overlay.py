@@ -65,9 +65,13 @@ class EgvsrOverlay:
     Attributes: ``overlay`` (``pynq.Overlay``), ``meta`` (dict), ``device``,
     ``simulated`` (bool), ``dma`` (``pynq.lib.dma.DMA``), ``accel``
     (``pynq.DefaultIP`` of the SRNet core), ``lr_size`` ``(H, W)``.
+    ``tmpdir`` (a ``tempfile.TemporaryDirectory`` holding a generated
+    simulated overlay) is owned by the handle: :meth:`close` removes it, and
+    failing that its finalizer does (garbage collection or Python exit).
     """
 
-    def __init__(self, overlay, meta, device, simulated):
+    def __init__(self, overlay, meta, device, simulated, tmpdir=None):
+        self._tmpdir = tmpdir
         self.overlay = overlay
         self.meta = meta
         self.device = device
@@ -139,13 +143,17 @@ class EgvsrOverlay:
                 "build an overlay for this size")
 
     def close(self):
-        """Stop the core and, in simulation, the simulated device."""
+        """Stop the core and, in simulation, the simulated device; remove
+        the temporary directory of a generated simulated overlay."""
         try:
             self.accel.write(0x00, 0)
         except Exception:
             pass
         if self.simulated and hasattr(self.device, "close"):
             self.device.close()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
 
 
 def load_overlay(path=None, bundle=None, simulate=None, sim_engine="golden",
@@ -157,7 +165,8 @@ def load_overlay(path=None, bundle=None, simulate=None, sim_engine="golden",
     path : str, optional
         ``.bit`` of the overlay (``.hwh`` and ``.egvsr.json`` beside it).
         Default: ``$EGVSR_OVERLAY``; in simulation a simulated overlay for
-        ``lr_size`` is generated in ``workdir`` (a temp dir by default).
+        ``lr_size`` is generated in ``workdir`` (by default a temp dir that
+        :meth:`EgvsrOverlay.close` removes).
     bundle : golden Bundle, optional
         The host bundle; checked against the overlay's metadata.
     simulate : None | bool
@@ -169,13 +178,28 @@ def load_overlay(path=None, bundle=None, simulate=None, sim_engine="golden",
     if simulate is None:
         simulate = not on_board()
     path = path or os.environ.get(ENV_OVERLAY)
+    tmp = None  # a temp dir the returned handle owns
+    if simulate and path is None:
+        if bundle is None or lr_size is None:
+            raise OverlayError("a simulated overlay needs bundle and lr_size "
+                               "(or an overlay path)")
+        if not workdir:
+            tmp = tempfile.TemporaryDirectory(prefix="egvsr_sim_")
+            workdir = tmp.name
+    try:
+        return _load(pynq, path, bundle, simulate, sim_engine, lr_size, device,
+                     workdir, threaded, tmp)
+    except BaseException:
+        if tmp is not None:
+            tmp.cleanup()
+        raise
+
+
+def _load(pynq, path, bundle, simulate, sim_engine, lr_size, device, workdir,
+          threaded, tmp):
     if simulate:
         from .simdevice import SimDevice, make_sim_overlay
         if path is None:
-            if bundle is None or lr_size is None:
-                raise OverlayError("a simulated overlay needs bundle and lr_size "
-                                   "(or an overlay path)")
-            workdir = workdir or tempfile.mkdtemp(prefix="egvsr_sim_")
             path = make_sim_overlay(workdir, bundle_sha256(bundle), *lr_size,
                                     engine=sim_engine)
         if device is None:
@@ -196,7 +220,7 @@ def load_overlay(path=None, bundle=None, simulate=None, sim_engine="golden",
         ol = pynq.Overlay(str(path), device=device)
     except (IOError, OSError, ValueError, KeyError) as e:
         raise OverlayError(f"cannot load overlay {path}: {e}") from e
-    handle = EgvsrOverlay(ol, meta, ol.device, simulate)
+    handle = EgvsrOverlay(ol, meta, ol.device, simulate, tmpdir=tmp)
     if bundle is not None:
         handle.check_bundle(bundle)
     return handle

@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import paths
+from egvsr.golden.bundle import default_bundle_path
+from egvsr.model.pretrained import DEFAULT_FLOAT, DEFAULT_QAT
 
 FLOAT_BACKENDS = ("torch",)
 INT_BACKENDS = ("brevitas", "golden", "hls", "rtl", "board", "board-sim")
@@ -51,7 +52,7 @@ class TorchBackend(Backend):
         import torch
 
         from egvsr.model.checkpoint import load_model
-        ckpt = Path(checkpoint) if checkpoint else paths.DEFAULT_FLOAT
+        ckpt = Path(checkpoint) if checkpoint else DEFAULT_FLOAT
         self.model = load_model(ckpt, preset)
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if device == "auto" else device))
@@ -67,7 +68,7 @@ class BrevitasBackend(Backend):
 
     def __init__(self, checkpoint=None, preset=None):
         from egvsr.quant.checkpoint import load_qmodel
-        ckpt = Path(checkpoint) if checkpoint else paths.DEFAULT_QAT
+        ckpt = Path(checkpoint) if checkpoint else DEFAULT_QAT
         self.model = load_qmodel(ckpt, preset).double()  # float64: exact for every preset
         self.description = f"quantized {self.model.preset.name} (Brevitas) from {ckpt}"
 
@@ -81,7 +82,7 @@ class GoldenBackend(Backend):
 
     def __init__(self, bundle=None, srnet_factory: Callable | None = None, name=None):
         from egvsr.golden.bundle import load_bundle
-        path = Path(bundle) if bundle else paths.DEFAULT_BUNDLE
+        path = Path(bundle) if bundle else default_bundle_path()
         self.bundle = load_bundle(path)
         self.srnet = srnet_factory(self.bundle) if srnet_factory else None
         if name:

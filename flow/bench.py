@@ -32,8 +32,9 @@ def _board(out):
 
 
 def _rtl(out):
+    from egvsr.golden.bundle import default_bundle_path
     from egvsr.rtl_tb.regression import main as regression
-    return regression(["--bundle", "pretrained/tiny_w8a8.json", "--out", str(out)])
+    return regression(["--bundle", str(default_bundle_path()), "--out", str(out)])
 
 
 SUITES = {

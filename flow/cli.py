@@ -160,13 +160,28 @@ def cmd_hls(args):
 
 
 def cmd_sim(args):
+    from egvsr.golden.bundle import default_bundle_path
     from egvsr.rtl_tb.regression import main
-
-    from . import paths
     rest = list(args.rest)
     if "--bundle" not in rest:  # the bundled tiny W8A8 model by default
-        rest = ["--bundle", str(paths.DEFAULT_BUNDLE)] + rest
+        rest = ["--bundle", str(default_bundle_path())] + rest
     return main(rest)
+
+
+def cmd_build(args):
+    from egvsr.flow.steps import Build, run_steps
+    lr = None
+    if args.lr:
+        try:
+            w, h = (int(v) for v in args.lr.lower().split("x"))
+        except ValueError:
+            raise CliError(f"--lr {args.lr!r}: give the LR frame size as WxH, e.g. 960x540") from None
+        lr = (w, h)
+    b = Build(args.impl, config=args.config, bundle=args.bundle, board=args.board, lr=lr,
+              fps=args.fps, out=args.out)
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else []
+    recs = run_steps(b, steps)
+    return 0 if all(r.get("ok", True) for r in recs) else 1
 
 
 def cmd_bench(args):
@@ -228,6 +243,19 @@ def build_parser():
     sp = sub.add_parser("sim", help="RTL regression (make sim); options go to the regression (egvsr sim -h)",
                         add_help=False)
     sp.set_defaults(func=cmd_sim, rest=[])
+
+    sp = sub.add_parser("build", help="the flow as named steps over one build folder "
+                        "(export, plan, hls|rtl, verify, regression, bitstream)")
+    sp.add_argument("--impl", default="hls", choices=("hls", "rtl"), help="hardware implementation")
+    sp.add_argument("--steps", help="comma-separated steps (default: hls export,plan,hls,verify; "
+                    "rtl plan,rtl,verify)")
+    sp.add_argument("--config", help="HLS build YAML (--impl hls; default hls/configs/default.yaml)")
+    sp.add_argument("--bundle", help="integer bundle (.json); default: the config's or the bundled tiny")
+    sp.add_argument("--board", help="board (pynq-z2, kv260, zcu104, u250); rtl default pynq-z2")
+    sp.add_argument("--lr", help="LR frame size WxH to plan for (default: the board's target)")
+    sp.add_argument("--fps", type=float, help="target frame rate (default: the board's / config's)")
+    sp.add_argument("--out", help="build folder (default build/<name>)")
+    sp.set_defaults(func=cmd_build)
 
     sp = sub.add_parser("bench", help="benchmarks -> bench/results/*.json (make bench)")
     sp.add_argument("--only", help="comma-separated subset: model,golden,hls,rtl,board")

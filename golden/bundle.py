@@ -24,10 +24,13 @@ import numpy as np
 
 from .validate import SCHEMA, SCHEMA_VERSION, BundleError, validate
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "NETS", "Bundle", "BundleError", "load_bundle",
-           "write_bundle", "npz_bytes", "validate"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "NETS", "PRETRAINED", "Bundle", "BundleError", "load_bundle",
+           "write_bundle", "npz_bytes", "validate", "default_bundle_path"]
 
 NETS = ("srnet", "fnet")
+
+#: The bundled models (package data): bundles here, torch checkpoints in `egvsr.model.pretrained`.
+PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 
 
 def npz_bytes(arrays: dict) -> bytes:
@@ -75,6 +78,15 @@ class Bundle:
         """(weight OIHW, bias) integer arrays of conv layer `name`."""
         layer = self.layer(net, name)
         return self.arrays[layer["weight"]], self.arrays[layer["bias"]]
+
+    def graph(self, net: str = "srnet"):
+        """The `hwgraph.HwGraph` of `net` (built once per bundle)."""
+        cache = self.__dict__.setdefault("_graphs", {})
+        if net not in cache:
+            from .hwgraph import HwGraph
+            self.layers(net)  # KeyError for an unknown net
+            cache[net] = HwGraph.from_bundle(self, net)
+        return cache[net]
 
     @property
     def flow(self) -> dict:
@@ -175,7 +187,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 def default_bundle_path() -> Path:
     """The bundled default: the committed ``tiny`` W8A8 bundle (package data)."""
-    return Path(__file__).resolve().parent.parent / "pretrained" / "tiny_w8a8.json"
+    return PRETRAINED / "tiny_w8a8.json"
 
 
 def write_bundle(path_stem, manifest: dict, arrays: dict) -> Path:

@@ -20,6 +20,7 @@ import torch
 
 from egvsr.golden.bench import count_macs
 from egvsr.golden.bundle import Bundle, load_bundle
+from egvsr.golden.validate import SRNET_IN_CHANNELS
 from egvsr.golden.network import run_srnet
 
 from .bundle import build_bundle
@@ -40,13 +41,13 @@ def _best(fn, repeats):
 
 def bench_one(qmodel, bundle, h=135, w=240, repeats=3, qonnx_repeats=1) -> dict:
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (h, w, 51)).astype(np.uint8)
+    x = rng.integers(0, 256, (h, w, SRNET_IN_CHANNELS)).astype(np.uint8)
     macs = count_macs(bundle, "srnet", h, w)
     t_gold, y_gold = _best(lambda: run_srnet(bundle, x), repeats)
     res = {"macs_per_frame": macs, "golden": {"seconds": t_gold, "macs_per_s": macs / t_gold}}
     with tempfile.TemporaryDirectory() as td, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        qpath = export_qonnx_nchw(qmodel.srnet, Path(td) / "s.onnx", (1, 51, h, w))
+        qpath = export_qonnx_nchw(qmodel.srnet, Path(td) / "s.onnx", (1, SRNET_IN_CHANNELS, h, w))
         xin = x.transpose(2, 0, 1)[None].astype(np.float32) / 256
         t_q, y_q = _best(lambda: execute_qonnx(qpath, xin), qonnx_repeats)
         res["qonnx_execute_onnx"] = {"seconds": t_q, "macs_per_s": macs / t_q, "graph": "NCHW QONNX (cleaned)",
@@ -55,7 +56,7 @@ def bench_one(qmodel, bundle, h=135, w=240, repeats=3, qonnx_repeats=1) -> dict:
         from brevitas.export import export_onnx_qcdq
         cpath = Path(td) / "qcdq.onnx"
         qmodel.srnet.eval()
-        export_onnx_qcdq(qmodel.srnet, args=torch.zeros(1, 51, h, w), export_path=str(cpath), dynamo=False)
+        export_onnx_qcdq(qmodel.srnet, args=torch.zeros(1, SRNET_IN_CHANNELS, h, w), export_path=str(cpath), dynamo=False)
         so = ort.SessionOptions()
         so.intra_op_num_threads = os.cpu_count() or 1
         sess = ort.InferenceSession(str(cpath), so, providers=["CPUExecutionProvider"])
@@ -73,10 +74,11 @@ def bench_one(qmodel, bundle, h=135, w=240, repeats=3, qonnx_repeats=1) -> dict:
 
 
 def main(out="bench/results/golden.json", h=135, w=240) -> int:
-    from egvsr.flow import paths
+    from egvsr.golden.bundle import default_bundle_path
+    from egvsr.model.pretrained import DEFAULT_QAT
     res = {"what": f"SRNet on one {w}x{h} LR frame (random uint8 input); seconds are the best of the repeats",
            "host": platform.node(), "cpus": os.cpu_count(), "results": {}}
-    cases = {"tiny": (load_qmodel(paths.DEFAULT_QAT), load_bundle(paths.DEFAULT_BUNDLE))}
+    cases = {"tiny": (load_qmodel(DEFAULT_QAT), load_bundle(default_bundle_path()))}
     torch.manual_seed(0)
     paper = QuantEGVSR("paper").eval()
     cases["paper"] = (paper, Bundle(*build_bundle(paper)))

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from egvsr.golden.validate import SRNET_IN_CHANNELS
+
 EXPORT_SCHEMA = "egvsr.export"
 EXPORT_VERSION = 1
 
@@ -57,7 +59,7 @@ def export_qonnx_net(module, path, shape_nchw, keep_raw=False):
 
 
 def export_qonnx_srnet(qmodel, path, lr_h: int, lr_w: int, keep_raw=False):
-    return export_qonnx_net(qmodel.srnet, path, (1, 51, lr_h, lr_w), keep_raw)
+    return export_qonnx_net(qmodel.srnet, path, (1, SRNET_IN_CHANNELS, lr_h, lr_w), keep_raw)
 
 
 def export_qonnx_fnet(qmodel, path, lr_h: int, lr_w: int, keep_raw=False):
@@ -122,11 +124,11 @@ def export_all(qmodel, stem, lr_h=64, lr_w=64, source_sha256=None):
 
 
 def export_main(args) -> int:
-    from egvsr.flow import paths
     from egvsr.model.checkpoint import file_sha256
+    from egvsr.model.pretrained import DEFAULT_QAT
 
     from .checkpoint import load_qmodel
-    src = Path(args.checkpoint) if args.checkpoint else paths.DEFAULT_QAT
+    src = Path(args.checkpoint) if args.checkpoint else DEFAULT_QAT
     qmodel = load_qmodel(src)
     try:
         w, h = (int(v) for v in args.lr_size.lower().split("x"))

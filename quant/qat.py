@@ -12,14 +12,14 @@ from pathlib import Path
 
 
 def qat_main(args) -> int:
-    from egvsr.flow import paths
     from egvsr.model.checkpoint import file_sha256, load_model
+    from egvsr.model.pretrained import DEFAULT_FLOAT
     from egvsr.model.train import run_training
     from egvsr.model.train_cli import clip_validator, config_from_args
 
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
-    src = Path(args.from_ckpt) if args.from_ckpt else paths.DEFAULT_FLOAT
+    src = Path(args.from_ckpt) if args.from_ckpt else DEFAULT_FLOAT
     fmodel = load_model(src, None if args.preset in (None, "auto") else args.preset)
     if fmodel.preset.degradation != args.degradation:
         raise ValueError(f"the float model {src} was built for {fmodel.preset.degradation} (its flow upsampler); "

@@ -15,7 +15,8 @@ TIMESCALE = ("1ns", "1ps")
 
 
 def build_root() -> Path:
-    return Path(os.environ.get("EGVSR_SIM_BUILD", REPO / "sim_build"))
+    """Where simulator builds go: $EGVSR_SIM_BUILD, else build/sim in the repository."""
+    return Path(os.environ.get("EGVSR_SIM_BUILD", REPO / "build" / "sim"))
 
 
 def verilator_bin_dir() -> Path | None:
@@ -75,7 +76,9 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
     setup_path()
     waves = waves_requested() if waves is None else waves
     sources = [Path(s) for s in sources]
-    params = dict(parameters or {})
+    # string parameters (memory file names) go to the simulator as Verilog string literals
+    params = {k: (f'"{v}"' if isinstance(v, str) and not v.startswith('"') else v)
+              for k, v in (parameters or {}).items()}
     key = _digest(sim, toplevel, params, waves, *sources)
     bdir = build_root() / f"{tag or toplevel}_{sim}_{key}"
     stamp = bdir / ".built"

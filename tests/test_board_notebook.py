@@ -18,6 +18,7 @@ def test_notebook_stored_without_outputs():
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
+@pytest.mark.slow
 def test_notebook_runs_with_nbmake():
     pytest.importorskip("nbmake")
     pytest.importorskip("pynq")

@@ -168,6 +168,7 @@ def test_throughput_test_reports(bundle):
     assert set(r["host_ms_per_frame"]) >= {"fnet", "warp", "pack", "dma_wait"}
 
 
+@pytest.mark.slow
 def test_rtl_engine_optional(bundle, frames):
     backend = pytest.importorskip("egvsr.rtl_tb.backend")
     if not hasattr(backend, "RtlSrnet"):
@@ -203,3 +204,30 @@ def test_stopping_a_video_early_leaves_the_dma_idle(bundle, frames):
         np.testing.assert_array_equal(out, network.run_sequence(bundle, frames[:2], temporal_pad=0))
     finally:
         acc.close()
+
+
+def test_generated_sim_overlay_dir_is_removed_on_close(bundle, frames, tmp_path,
+                                                       monkeypatch):
+    """The auto-generated simulated overlay lives in an egvsr_sim_* temp dir
+    while the device is open, and nothing of it is left after close (also
+    when a new frame size replaces the overlay)."""
+    import tempfile
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+
+    def sim_dirs():
+        return sorted(p.name for p in tmp.glob("egvsr_sim_*"))
+
+    acc = EgvsrAccel(bundle, simulate=True)
+    try:
+        out = acc.upscale_video(frames[:2], temporal_pad=0)
+        np.testing.assert_array_equal(out, network.run_sequence(bundle, frames[:2],
+                                                                temporal_pad=0))
+        first = sim_dirs()
+        assert len(first) == 1  # the overlay in use
+        acc.throughput_test(n_frames=1, lr_size=(16, 16))  # another size: a new overlay
+        assert len(sim_dirs()) == 1 and sim_dirs() != first
+    finally:
+        acc.close()
+    assert sim_dirs() == []

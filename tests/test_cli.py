@@ -73,6 +73,7 @@ def test_golden_cli_runs_without_torch(tmp_path):
     assert len(list((tmp_path / "o").glob("*.png"))) == 2
 
 
+@pytest.mark.slow
 def test_every_integer_backend_gives_identical_frames():
     """`egvsr eval` on one real crop: golden, brevitas, hls (C-sim), rtl (Verilator), board-sim."""
     from egvsr.flow.cli import evaluate

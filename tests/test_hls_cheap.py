@@ -19,9 +19,10 @@ from egvsr.golden.bundle import Bundle  # noqa: E402
 from egvsr.golden.graph import run_graph  # noqa: E402
 from egvsr.golden.synth import random_bundle  # noqa: E402
 from egvsr.hls import build as hls_build  # noqa: E402
-from egvsr.hls import bundle_qonnx, estimate  # noqa: E402
+from egvsr.hls import bundle_qonnx  # noqa: E402
 from egvsr.hls.cores import TOP, build_core  # noqa: E402
 from egvsr.hls.qonnx_prep import PROBE, prepare  # noqa: E402
+from egvsr.plan import make_plan  # noqa: E402
 
 PART, CLK = "xck26-sfvc784-2LV-c", 3.333
 # (key, H, W, pixels_per_beat of the top's output)
@@ -71,10 +72,10 @@ def test_inner_shuffle_is_one_pixel_per_word(cheap_tops, cheap_bundle):
     src = (core.project_dir / "firmware" / f"{core.hls_model.config.get_project_name()}.cpp").read_text()
     assert "nnet::depth_to_space_stream<" in src
     assert all(f["depth"] == 4 for f in core.fifo_depths.values() if f["reason"] == "chain")
-    # the estimate models the same thing: the inner shuffle moves one HR pixel per clock
-    sts = {s.name: s for s in estimate.stages(cheap_bundle, 540, 960, 4)}
-    assert sts["pixel_shuffle"].pixels_per_beat == 1
-    assert (sts["conv_out"].h, sts["conv_out"].w) == (4 * 540, 4 * 960)
+    # the plan models the same thing: the inner shuffle moves one HR pixel per clock
+    plan = make_plan(cheap_bundle, "kv260", impl="hls", lr_w=960, lr_h=540, fps=60, pixels_per_beat=4)
+    assert plan["folding"]["pixel_shuffle"] == 1
+    assert plan["layers"]["conv_out"]["in_hw"] == [4 * 540, 4 * 960]
 
 
 @pytest.mark.parametrize("key", ["crop", "odd"])
@@ -106,6 +107,7 @@ def test_cheap_backend_sequence_equals_golden(cheap_tops, cheap_bundle, real_fra
         np.testing.assert_array_equal(g, r)
 
 
+@pytest.mark.slow
 def test_cheap_top_from_brevitas_qonnx(real_frames, tmp_path):
     """QAT `tiny-cheap` exported by Brevitas (quant.export) -> hls4ml top == golden of its bundle."""
     pytest.importorskip("brevitas")

@@ -31,9 +31,9 @@ REUSE = {"conv_in": 27, "rb0_conv1": 8, "rb0_conv2": 16, "conv_sub": 4}
 
 @pytest.fixture(scope="session")
 def hls_bundle():
-    from egvsr.golden.bundle import Bundle, load_bundle
+    from egvsr.golden.bundle import Bundle, default_bundle_path, load_bundle
     from egvsr.golden.synth import random_bundle
-    default = hls_build.REPO_ROOT / "pretrained" / "tiny_w8a8.json"
+    default = default_bundle_path()
     if default.is_file():
         return load_bundle(default)
     return Bundle(*random_bundle(seed=5))
@@ -127,6 +127,7 @@ def test_hls_backend_sequence_equals_golden(cores, hls_bundle, real_frames, tmp_
         srnet(np.zeros((h, w, 51), np.int16))
 
 
+@pytest.mark.slow
 def test_top_from_quant_qonnx_equals_golden(hls_bundle, real_frames, tmp_path):
     """Main path: the QONNX written by quant.export (Brevitas) -> hls4ml; checked against the bundle."""
     ckpt = hls_build.REPO_ROOT / "pretrained" / "tiny_w8a8.pth"

@@ -202,6 +202,6 @@ def test_fnet_sees_the_whole_frame_like_the_published_code():
 
 
 def test_qat_checkpoint_on_float_backend_is_a_clear_error():
-    from egvsr.flow import paths
+    from egvsr.model.pretrained import DEFAULT_QAT
     with pytest.raises(CheckpointError, match="--backend brevitas"):
-        load_model(paths.DEFAULT_QAT, preset="tiny")
+        load_model(DEFAULT_QAT, preset="tiny")

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from egvsr.flow import paths
-from egvsr.golden.bundle import Bundle, load_bundle
+from egvsr.golden.bundle import Bundle, default_bundle_path, load_bundle
 from egvsr.golden.graph import run_graph
 from egvsr.golden.network import run_sequence
 from egvsr.golden.ops import space_to_depth
 from egvsr.model.checkpoint import CheckpointError
+from egvsr.model.pretrained import DEFAULT_FLOAT, DEFAULT_QAT
 from egvsr.quant.bundle import build_bundle, export_bundle
 from egvsr.quant.checkpoint import load_qmodel, save_qcheckpoint
 from egvsr.quant.export import execute_qonnx, export_all, export_qonnx_fnet, export_qonnx_srnet
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 @pytest.fixture(scope="module")
 def trained():
-    return load_qmodel(paths.DEFAULT_QAT)
+    return load_qmodel(DEFAULT_QAT)
 
 
 def _srnet_input(frames, y0=0, x0=0, h=24, w=32):
@@ -79,14 +79,14 @@ def test_every_preset_srnet_and_fnet_match_golden(preset, real_frames):
 
 def test_full_step_on_real_clip_matches_golden(trained, real_frames):
     frames = real_frames[:, 30:57, 50:93]  # odd size: 27 x 43 LR, flow crop 24 x 40
-    g = run_sequence(load_bundle(paths.DEFAULT_BUNDLE), frames)
+    g = run_sequence(load_bundle(default_bundle_path()), frames)
     t = np.stack(list(trained.infer_frames(list(frames))))
     assert g.shape == (4, 108, 172, 3)
     assert np.array_equal(t, g)
 
 
 def test_bundled_bundle_is_the_bundled_checkpoint(trained):
-    disk = load_bundle(paths.DEFAULT_BUNDLE)
+    disk = load_bundle(default_bundle_path())
     man, arrays = build_bundle(trained)
     assert disk.manifest["srnet"]["layers"] == man["srnet"]["layers"]
     assert disk.manifest["fnet"]["layers"] == man["fnet"]["layers"]
@@ -129,7 +129,7 @@ def test_qcheckpoint_roundtrip_and_errors(tmp_path, trained):
     for (k, a), b in zip(trained.state_dict().items(), m.state_dict().values()):
         assert torch.equal(a, b), k
     with pytest.raises(CheckpointError, match="not a quantized"):
-        load_qmodel(paths.DEFAULT_FLOAT)
+        load_qmodel(DEFAULT_FLOAT)
     obj = torch.load(tmp_path / "q.pth", weights_only=True)
     obj["state_dict"].pop("srnet.conv_in.weight")
     torch.save(obj, tmp_path / "bad.pth")

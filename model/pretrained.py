@@ -1,0 +1,13 @@
+"""The bundled torch checkpoints (package data; importing this needs no torch).
+
+The directory and the default integer bundle are defined once in
+`egvsr.golden.bundle` (`PRETRAINED`, `default_bundle_path()`).
+"""
+from __future__ import annotations
+
+from egvsr.golden.bundle import PRETRAINED
+
+__all__ = ["PRETRAINED", "DEFAULT_FLOAT", "DEFAULT_QAT"]
+
+DEFAULT_FLOAT = PRETRAINED / "tiny_float.pth"
+DEFAULT_QAT = PRETRAINED / "tiny_w8a8.pth"
