@@ -10,7 +10,7 @@ buffer, with no 51-channel intermediate; :meth:`submit_step` /
 
 import numpy as np
 
-from .dmastream import FrameStream
+from .dmastream import FrameStream, check_timeout
 from .errors import FrameSizeError
 from .overlay import load_overlay
 from .streams import pack_step, pack_x
@@ -45,7 +45,8 @@ class BoardSrnet:
         self.overlay_path = overlay
         self.simulate = simulate
         self.sim_engine = sim_engine
-        self.timeout = timeout if timeout is not None else (600.0 if sim_engine == "rtl" else 10.0)
+        self.timeout = check_timeout(timeout if timeout is not None else
+                                     (600.0 if sim_engine == "rtl" else 10.0))
         self.threaded = threaded
         self.handle = None
         self.stream = None

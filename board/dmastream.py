@@ -9,6 +9,7 @@ hardware runs; ``collect`` waits with a deadline instead of pynq's unbounded
 ``wait()`` and raises :class:`DmaTimeoutError` / :class:`DmaError`.
 """
 
+import math
 import time
 
 import numpy as np
@@ -27,6 +28,17 @@ def decode_dmasr(sr):
     return [msg for bit, msg in _SR_BITS.items() if sr & bit] or ["none"]
 
 
+def check_timeout(timeout) -> float:
+    """A DMA timeout in seconds: a finite number > 0 (ValueError otherwise)."""
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    return t
+
+
 class FrameStream:
     """Stream LR frames to the SRNet core and HR frames back.
 
@@ -40,7 +52,7 @@ class FrameStream:
     def __init__(self, handle, timeout=10.0):
         import pynq
         self.handle = handle
-        self.timeout = float(timeout)
+        self.timeout = check_timeout(timeout)
         h, w = handle.lr_size
         st = handle.meta["stream"]
         self.in_shape = (h, w, st["in_bytes_per_pixel"])

@@ -116,8 +116,9 @@ class EgvsrAccel:
             for i, lr in enumerate(seq):
                 lr = np.asarray(lr)
                 if lr.shape != first.shape or lr.dtype != np.uint8:
-                    raise ValueError(f"frame {i - n_pad}: {lr.dtype} {lr.shape}, "
-                                     f"expected uint8 {first.shape}")
+                    k = n_pad - i if i < n_pad else i - n_pad   # warm-up replays frames n_pad..1
+                    raise ValueError(f"frame {k}: {lr.dtype} {lr.shape}, expected uint8 "
+                                     f"{first.shape} like frame 0 (one frame size per sequence)")
                 hr_flow = self._flow(lr, lr_prev)  # overlaps the frame in flight
                 if pending:
                     pending = False
@@ -155,6 +156,8 @@ class EgvsrAccel:
         (frames/s, DMA MB/s in and out), then runs ``n_frames`` full EGVSR
         steps and reports the host time per stage.  Returns a dict.
         """
+        if not isinstance(n_frames, (int, np.integer)) or isinstance(n_frames, bool) or n_frames < 1:
+            raise ValueError(f"throughput_test: n_frames must be an integer >= 1, got {n_frames!r}")
         if lr_size is None:
             lr_size = self.srnet.handle.lr_size if self.srnet.handle else (32, 32)
         h, w = lr_size

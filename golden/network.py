@@ -105,7 +105,7 @@ def iter_sequence(bundle, frames: Iterable, srnet: Callable | None = None,
     hr_prev = np.zeros((4 * first.shape[0], 4 * first.shape[1], 3), np.uint8)
     done = 0
     for i, lr in enumerate(seq):
-        lr = _frame(f"frame {max(0, i - n_pad)}", lr, first.shape)
+        lr = _frame(f"frame {n_pad - i if i < n_pad else i - n_pad}", lr, first.shape)
         hr = step(bundle, lr, lr_prev, hr_prev, srnet=srnet)
         lr_prev, hr_prev = lr, hr
         if i >= n_pad:

@@ -118,8 +118,16 @@ def load_config(config) -> dict:
                           f"got {cfg['pixels_per_beat']!r}")
     if not (isinstance(cfg["target_fps"], (int, float)) and cfg["target_fps"] > 0):
         raise ConfigError(f"{where}: target_fps must be a positive number, got {cfg['target_fps']!r}")
-    if not 0 < float(cfg["dsp_budget_fraction"]) <= 1:
-        raise ConfigError(f"{where}: dsp_budget_fraction must be in (0, 1]")
+    f = cfg["dsp_budget_fraction"]
+    if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f <= 1:
+        raise ConfigError(f"{where}: dsp_budget_fraction must be a number in (0, 1], got {f!r}")
+    if not isinstance(cfg["target_fps"], bool) and isinstance(cfg["target_fps"], (int, float)) \
+            and cfg["target_fps"] != cfg["target_fps"]:
+        raise ConfigError(f"{where}: target_fps must be a positive number, got nan")
+    for key in ("frames", "jobs"):
+        v = cfg["csim"][key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"{where}: csim.{key} must be an integer >= 1, got {v!r}")
     for key in ("crop", "odd_crop"):
         c = cfg["csim"][key]
         if c is None and key == "odd_crop":
@@ -237,6 +245,9 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
     build_core = _cores.build_core
     t_start = time.perf_counter()
     cfg = load_config(DEFAULT_CONFIG if config is None else config)
+    if shutil.which("g++") is None:
+        raise ConfigError("g++ is not on PATH: hls4ml compiles the C simulation of its projects "
+                          "with g++ (apt-get install g++); nothing was written")
     if synth and shutil.which("vitis_hls") is None:
         msg = "vitis_hls is not on PATH: C synthesis and IP export need AMD Vitis HLS (source its settings64.sh)"
         (progress or print)(msg)

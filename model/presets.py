@@ -31,6 +31,15 @@ class Preset:
     keep_conv_up: bool = False  # unused published ConvTranspose upsampler
 
     def __post_init__(self):
+        for f in ("nf", "nb", "fnet_div", "scale"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"preset {self.name!r}: {f} must be an integer, got {v!r}")
+        if self.scale != 4:
+            raise ValueError(f"preset {self.name!r}: scale {self.scale} is not 4 (EGVSR upscales 4x)")
+        if not isinstance(self.leaky_slope, (int, float)) or not 0 <= self.leaky_slope < 1:
+            raise ValueError(f"preset {self.name!r}: leaky_slope must be a number in [0, 1), "
+                             f"got {self.leaky_slope!r}")
         if self.tail not in ("cheap", "espcn"):
             raise ValueError(f"preset {self.name!r}: tail must be 'cheap' or 'espcn', got {self.tail!r}")
         if self.tail == "cheap" and self.nf % (self.scale * self.scale):

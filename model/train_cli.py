@@ -31,8 +31,28 @@ def add_train_args(sp, qat: bool = False):
         sp.add_argument("--init", help="start from these weights (float checkpoint)")
 
 
+def _check_options(args) -> None:
+    """Every numeric option checked before anything is loaded or written (name in the message)."""
+    import math
+    ints = {"--iterations": (args.iterations, 1), "--batch": (args.batch, 1),
+            "--seq-len": (args.seq_len, 2), "--lr-size": (args.lr_size, 8),
+            "--val-every": (args.val_every, 1), "--val-frames": (args.val_frames, 2),
+            "--workers": (args.workers, 0)}
+    for name, (v, lo) in ints.items():
+        if v < lo:
+            why = {"--seq-len": " (the recurrence needs a previous frame)",
+                   "--lr-size": " (FNet pools three times: at least 8 LR pixels)",
+                   "--val-frames": " (the recurrence needs a previous frame)"}.get(name, "")
+            raise ValueError(f"{name} {v}: must be at least {lo}{why}")
+    for name, v, positive in (("--lr", args.lr, True), ("--warp-weight", args.warp_weight, False),
+                              ("--time-limit", args.time_limit, False)):
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise ValueError(f"{name} {v}: must be a finite number {'> 0' if positive else '>= 0'}")
+
+
 def config_from_args(args):
     from .train import TrainConfig
+    _check_options(args)
     return TrainConfig(iterations=args.iterations, batch=args.batch, seq_len=args.seq_len, lr_size=args.lr_size,
                        lr=args.lr, warp_weight=args.warp_weight, degradation=args.degradation,
                        val_every=args.val_every, val_frames=args.val_frames, ckpt_every=args.val_every,

@@ -19,6 +19,7 @@ def qat_main(args) -> int:
 
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
+    cfg = config_from_args(args)  # every option checked before anything is loaded or written
     src = Path(args.from_ckpt) if args.from_ckpt else DEFAULT_FLOAT
     fmodel = load_model(src, None if args.preset in (None, "auto") else args.preset)
     if fmodel.preset.degradation != args.degradation:
@@ -26,7 +27,6 @@ def qat_main(args) -> int:
                          f"QAT with --degradation {args.degradation} would train it on other data: "
                          f"pass --degradation {fmodel.preset.degradation}")
     qmodel = QuantEGVSR(fmodel.preset, args.quant).load_float(fmodel)
-    cfg = config_from_args(args)
     parent = {"float_checkpoint": str(src), "float_sha256": file_sha256(src)}
 
     def save(path, model, meta):

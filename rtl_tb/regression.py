@@ -60,6 +60,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--quick", action="store_true", help="fewer seeds, smaller frames")
     a = ap.parse_args(argv)
+    if a.seeds < 1:
+        ap.error(f"--seeds {a.seeds}: must be at least 1")
+    bundle, bpath = _bundle(a.bundle)   # a bad bundle is refused before any simulation
     seeds = 1 if a.quick else a.seeds
     sims = sim.simulators()
     _log(f"simulators: {sims}")
@@ -121,7 +124,6 @@ def main(argv=None) -> int:
     from egvsr.golden import run_srnet, srnet_input
     from egvsr.board.boards import BOARDS
     from egvsr.rtl_tb.backend import RtlSrnet
-    bundle, bpath = _bundle(a.bundle)
     frames, src = _real_frames(2)
     H, W = (24, 32) if a.quick else (72, 88)
     lr, prev = frames[1, :H, :W], frames[0, :H, :W]
