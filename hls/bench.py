@@ -33,7 +33,7 @@ def _bundle(cfg):
 
 
 def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict:
-    from .cores import NET, TOP, build_core
+    from .cores import NET
     cfg = load_config(None)
     bundle, source = _bundle(cfg)
     graph = bundle.graph(NET)
@@ -50,7 +50,17 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
                         "why_not": est["why_not"], "reuse": reuse_factors(graph, plan["folding"])}
     kv = get_board(cfg["board"])
     reuse = reuse_factors(graph, plan_hls(bundle, kv, W, H, 60, P, frac)["folding"])
-    tmp = Path(workdir or tempfile.mkdtemp(prefix="egvsr_hls_bench_"))
+    own = None if workdir else tempfile.TemporaryDirectory(prefix="egvsr_hls_bench_")
+    try:
+        return _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames,
+                           Path(workdir or own.name))
+    finally:
+        if own is not None:
+            own.cleanup()      # the projects of a benchmark run are not kept
+
+
+def _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames, tmp) -> dict:
+    from .cores import TOP, build_core
     t = time.perf_counter()
     core = build_core(bundle, TOP, H, W, tmp / TOP, kv.part, kv.clock_period_ns, reuse=reuse,
                       pixels_per_beat=P)
