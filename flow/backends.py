@@ -1,11 +1,14 @@
 """Backends: the level that runs the network for ``egvsr upscale`` / ``eval``.
 
-Every backend maps a list of uint8 LR frames (H, W, 3) to uint8 HR frames
-(4H, 4W, 3). ``torch`` runs the float model. The integer backends share the
-bit-exact contract of ``golden/``: ``brevitas`` runs the QAT model in torch,
+Every backend maps an iterable of uint8 LR frames (H, W, 3) to an iterator of
+uint8 HR frames (4H, 4W, 3), one at a time: only the first frames of the
+temporal padding are buffered, so memory does not grow with the clip.
+``torch`` runs the float model. The integer backends share the bit-exact
+contract of ``golden/``: ``brevitas`` runs the QAT model in torch,
 ``golden`` runs the bundle in numpy, and ``hls``, ``rtl``, ``board`` and
-``board-sim`` run SRNet through the C simulation, the RTL simulation or the
-(simulated) board while the rest of the step runs through golden.
+``board-sim`` run SRNet through the C simulation, the RTL simulation, the
+board or the simulated board while the rest of the step runs through golden.
+``board`` without a board is an error (``board-sim`` simulates it).
 """
 from __future__ import annotations
 
@@ -91,7 +94,7 @@ class GoldenBackend(Backend):
 
     def run(self, frames, progress=None):
         from egvsr.golden.network import iter_sequence
-        return _with_progress(iter_sequence(self.bundle, list(frames), srnet=self.srnet), progress)
+        return _with_progress(iter_sequence(self.bundle, frames, srnet=self.srnet), progress)
 
     def close(self):
         if self.srnet is not None and hasattr(self.srnet, "close"):
@@ -129,6 +132,12 @@ def open_backend(name: str, checkpoint=None, preset=None, bundle=None) -> Backen
         else:
             raise BackendError(f"--backend {name} runs an integer bundle (.json), not the checkpoint {checkpoint}; "
                                "make one with 'egvsr export' or pass --bundle")
+    if name == "board":
+        from egvsr.board.overlay import on_board
+        if not on_board():
+            raise BackendError("--backend board needs a PYNQ board with an FPGA, and none was found "
+                               "(no pynq target, no XRT device); use --backend board-sim for the "
+                               "simulated device")
     factory = {"golden": None, "hls": _hls_factory, "rtl": _rtl_factory,
                "board": _board_factory("board"), "board-sim": _board_factory("board-sim")}[name]
     return GoldenBackend(bundle, factory, name=name)

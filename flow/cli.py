@@ -1,23 +1,108 @@
 """The ``egvsr`` command line.
 
 Subcommands: ``upscale``, ``eval``, ``train``, ``qat``, ``export``, ``hls``,
-``sim``, ``bench``. Heavy packages are imported inside each command so that
-``egvsr eval --backend golden`` runs without torch.
+``sim``, ``build``, ``bench``. Heavy packages are imported inside each
+command so that ``egvsr eval --backend golden`` runs without torch.
+
+Errors: every numeric option is checked when it is parsed, with its name in
+the message; outputs are checked before any work. :func:`main` turns every
+failure into one line ``egvsr CMD: error: ...`` on stderr and exit code 2
+(130 when interrupted, 1 for an unexpected internal error); ``--debug``
+adds the traceback. docs/bad_inputs.md lists the cases.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
+import signal
 import sys
+import tempfile
+import threading
 import time
+import traceback
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .backends import BACKENDS, BackendError, open_backend
+
+#: Frames in flight between the decoder, the network and the encoder threads.
+QUEUE_FRAMES = 4
+MIN_LR = 8  # FNet pools three times
+MAX_FPS = 1000.0
 
 
 class CliError(Exception):
     pass
 
+
+# --------------------------------------------------------------------------
+# option parsing: every numeric option is checked here, with its name
+# --------------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {v}")
+    return v
+
+
+def frame_rate(text: str) -> float:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a number of frames per second, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0 or v > MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {MAX_FPS:g} frames per second, got {text!r}")
+    return v
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_size(text, minimum: int = 1) -> tuple[int, int]:
+    """'WxH' -> (w, h), both >= ``minimum``; ValueError otherwise."""
+    if isinstance(text, (tuple, list)) and len(text) == 2:
+        w, h = (int(v) for v in text)
+    else:
+        m = _SIZE.match(str(text))
+        if not m:
+            raise ValueError(f"must be WxH with two whole numbers, e.g. 96x80, got {text!r}")
+        w, h = int(m.group(1)), int(m.group(2))
+    if w < minimum or h < minimum:
+        raise ValueError(f"must be at least {minimum}x{minimum}, got {w}x{h}")
+    return w, h
+
+
+def size_option(minimum: int = 1, keep_text: bool = False):
+    def parse(text):
+        try:
+            size = parse_size(text, minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text if keep_text else size
+    parse.__name__ = "WxH"
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``egvsr upscale: error: argument --fps: ...``."""
+
+    def error(self, message):
+        if "expected one argument" in message:
+            message += " (a value that starts with '-' is written --option=VALUE)"
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
 
 def _progress_bar(total, desc):
     try:
@@ -27,21 +112,79 @@ def _progress_bar(total, desc):
         class _Bar:
             def __init__(self):
                 self.n = 0
+                self.postfix = ""
 
             def update(self, k=1):
                 self.n += k
-                print(f"\r{desc}: {self.n}/{total}", end="", file=sys.stderr)
+                print(f"\r{desc}: {self.n}/{total if total else '?'} {self.postfix}", end="", file=sys.stderr)
+
+            def set_postfix_str(self, s, refresh=True):
+                self.postfix = s
 
             def close(self):
                 print(file=sys.stderr)
         return _Bar()
 
 
-def _check_lr_size(frames, what="input"):
-    h, w = frames[0].shape[:2]
-    if h < 8 or w < 8:
-        raise CliError(f"{what} frames are {w}x{h} LR pixels; EGVSR needs at least 8x8 "
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_lr_size(w, h, what="input"):
+    if h < MIN_LR or w < MIN_LR:
+        raise CliError(f"{what} frames are {w}x{h} LR pixels; EGVSR needs at least {MIN_LR}x{MIN_LR} "
                        "(FNet pools three times). Use a larger input or crop.")
+
+
+def _check_model_files(args):
+    for opt in ("checkpoint", "bundle"):
+        path = getattr(args, opt, None)
+        if path and not Path(path).is_file():
+            raise CliError(f"--{opt} {path}: no such file")
+
+
+def _check_new_file(path, overwrite: bool, option: str) -> Path:
+    """An output file written at the end (--plot): parent folder, writability, no silent overwrite."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise CliError(f"{option} {path}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{option} {path}: cannot write in {parent} (permission denied)")
+    if path.is_dir():
+        raise CliError(f"{option} {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise CliError(f"{option} {path} already exists; pass --overwrite to replace it")
+    return path
+
+
+def _check_out_stem(stem, option="-o"):
+    """Output stem of files written later (export): the nearest existing folder must be writable."""
+    p = Path(stem).parent.absolute()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise CliError(f"{option} {stem}: {p} is a file, not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise CliError(f"{option} {stem}: cannot write in {p} (permission denied)")
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM ends the command like Ctrl-C (temporary outputs are removed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _run_backend(args, lr_frames, desc):
@@ -59,41 +202,144 @@ def _run_backend(args, lr_frames, desc):
     return out, dt
 
 
+def stream_upscale(backend, frames, writer, total=None, desc="upscale", queue=QUEUE_FRAMES):
+    """Decode -> network -> encode, one frame at a time; returns (frames, seconds).
+
+    ``frames`` is decoded in a background thread at most ``queue`` frames
+    ahead and ``writer`` (a :class:`~egvsr.model.video.FrameWriter`, made
+    with ``queue=``) encodes in another, so memory does not grow with the
+    length of the clip. The bar counts network frames, with the decoded and
+    encoded counts beside it.
+    """
+    from egvsr.model.video import prefetch
+    decoded = [0]
+
+    def counted(it):
+        for f in it:
+            decoded[0] += 1
+            yield f
+
+    bar = _progress_bar(total, desc)
+    src = prefetch(counted(frames), queue)
+    n = 0
+    t0 = time.time()
+    try:
+        for hr in backend.run(src):
+            writer.write(hr)
+            n += 1
+            bar.set_postfix_str(f"decoded {decoded[0]}, encoded {writer.written}", refresh=False)
+            bar.update(1)
+    finally:
+        src.close()
+        bar.close()
+    return n, time.time() - t0
+
+
+# --------------------------------------------------------------------------
+# upscale
+# --------------------------------------------------------------------------
+
+UPSCALE_EPILOG = """\
+Output: a video (.mp4, .mkv, .mov, .avi: H.264, yuv420p, crf 18) or a folder
+of PNG frames (a name without an extension, or an existing empty folder).
+It is checked before any work: the parent folder must exist and be
+writable, it may not be (or be inside, or contain) the input, and an
+existing output is replaced only with --overwrite. The output is atomic:
+frames are decoded, upscaled and encoded one at a time into a hidden
+temporary next to it, which is renamed into place when the last frame is
+written; on an error or Ctrl-C it is removed and nothing is written (an
+output being replaced stays as it was). The frame rate is the input's
+unless --fps is given (25 for a folder of frames).
+"""
+
+
 def cmd_upscale(args):
-    from egvsr.model.video import read_frames, write_frames
-    frames = read_frames(args.input, max_frames=args.frames)
-    _check_lr_size(frames)
-    out, dt = _run_backend(args, list(frames), "upscale")
-    write_frames(out, args.output, fps=args.fps)
-    print(f"wrote {len(out)} frames {out[0].shape[1]}x{out[0].shape[0]} to {args.output} "
-          f"({len(out) / dt:.2f} fps, backend {args.backend})", file=sys.stderr)
+    from fractions import Fraction
+
+    from egvsr.model.video import FrameWriter, iter_frames, probe, resolve_source
+    src = resolve_source(args.input)
+    info = probe(args.input)  # opens the input: unreadable or corrupt files fail here
+    _check_lr_size(info["width"], info["height"])
+    _check_model_files(args)
+    rate = Fraction(args.fps).limit_denominator(1001) if args.fps else (info["rate"] or Fraction(25))
+    total = info["frames"] or None  # header count (None: unknown); a folder's count is exact
+    if args.frames:
+        total = min(total, args.frames) if total else args.frames
+    with _sigterm_as_interrupt(), \
+            FrameWriter(args.output, rate, overwrite=args.overwrite, protect=[src], queue=QUEUE_FRAMES) as writer:
+        if args.fps and writer.kind == "png":
+            warnings.warn("--fps has no effect on a folder of PNG frames")
+        backend = open_backend(args.backend, checkpoint=args.checkpoint, preset=args.preset,
+                               bundle=args.bundle)
+        try:
+            print(f"backend {backend.name}: {backend.description}", file=sys.stderr)
+            n, dt = stream_upscale(backend, iter_frames(src, max_frames=args.frames), writer, total)
+        finally:
+            backend.close()
+    h, w = writer.shape[:2]
+    at = f" at {float(rate):.6g} fps" if writer.kind == "video" else ""
+    print(f"wrote {n} frames {w}x{h} to {args.output}{at} ({n / max(dt, 1e-9):.2f} frames/s, "
+          f"backend {args.backend})", file=sys.stderr)
     return 0
+
+
+# --------------------------------------------------------------------------
+# eval
+# --------------------------------------------------------------------------
+
+def min_gt_size(degradation: str) -> int:
+    """Smallest GT side that the degradation turns into the 8 LR pixels EGVSR needs."""
+    from egvsr.model.degrade import bd_gt_size
+    return bd_gt_size(MIN_LR) if degradation == "BD" else 4 * MIN_LR
 
 
 def _center_crop(frames, crop):
     if not crop:
         return frames
-    w, h = (int(v) for v in crop.lower().split("x"))
+    try:
+        w, h = parse_size(crop)
+    except ValueError as exc:
+        raise CliError(f"--crop {exc}") from None
     H, W = frames.shape[1:3]
     if w > W or h > H:
-        raise CliError(f"--crop {crop} is larger than the {W}x{H} clip")
+        raise CliError(f"--crop {w}x{h} is larger than the {W}x{H} clip")
     y0, x0 = (H - h) // 2, (W - w) // 2
     return frames[:, y0:y0 + h, x0:x0 + w]
 
 
 def evaluate(gt_src, backend, checkpoint=None, preset=None, bundle=None, degradation="BD",
              frames=None, crop=None, tof=False):
-    """Degrade a GT clip, super-resolve it and score SR and bicubic (Y channel)."""
+    """Degrade a GT clip, super-resolve it and score SR and bicubic (Y channel).
+
+    PSNR is ``inf`` for a frame the SR (or bicubic) reproduces exactly.
+    """
+    import numpy as np
+
     from egvsr.model.degrade import bd_degrade, bi_degrade, bicubic_upscale, to_uint8
     from egvsr.model.metrics import clip_metrics
     from egvsr.model.video import read_frames
+    if degradation not in ("BD", "BI"):
+        raise CliError(f"--degradation {degradation!r}: choose BD or BI")
+    need = min_gt_size(degradation)
+    if crop:
+        try:
+            cw, ch = parse_size(crop)
+        except ValueError as exc:
+            raise CliError(f"--crop {exc}") from None
+        if cw < need or ch < need:
+            raise CliError(f"--crop {cw}x{ch} is too small: --degradation {degradation} needs at least "
+                           f"{need}x{need} GT pixels to make the {MIN_LR}x{MIN_LR} LR frames EGVSR needs")
     gt = _center_crop(read_frames(gt_src, max_frames=frames), crop)
+    H, W = gt.shape[1:3]
+    if H < need or W < need:
+        raise CliError(f"GT frames are {W}x{H}; --degradation {degradation} needs at least {need}x{need} "
+                       f"GT pixels to make the {MIN_LR}x{MIN_LR} LR frames EGVSR needs: use a larger clip")
     lr, gt_c = (bd_degrade if degradation == "BD" else bi_degrade)(gt)
     lr_u8, gt_u8 = to_uint8(lr), to_uint8(gt_c)
-    _check_lr_size(lr_u8, "degraded LR")
+    _check_lr_size(lr_u8.shape[2], lr_u8.shape[1], "degraded LR")
     ns = argparse.Namespace(backend=backend, checkpoint=checkpoint, preset=preset, bundle=bundle)
     sr, dt = _run_backend(ns, list(lr_u8), f"eval {backend}")
-    sr = __import__("numpy").stack(sr)
+    sr = np.stack(sr)
     bic = to_uint8(bicubic_upscale(lr_u8, align="bd" if degradation == "BD" else "torch"))
     res = {"backend": backend, "clip": str(gt_src), "degradation": degradation, "frames": int(len(sr)),
            "lr_size": [int(lr_u8.shape[2]), int(lr_u8.shape[1])],
@@ -107,26 +353,63 @@ def evaluate(gt_src, backend, checkpoint=None, preset=None, bundle=None, degrada
     return res, sr
 
 
+def json_safe(obj):
+    """Non-finite floats -> None, so that the JSON is valid (no ``Infinity``/``NaN``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return json_safe(obj.item())
+    return obj
+
+
+def _db(v, fmt=".3f"):
+    return f"{v:{fmt}}" if v is not None and math.isfinite(v) else ("inf" if v == math.inf else "n/a")
+
+
+def _check_plot(path, overwrite):
+    path = _check_new_file(path, overwrite, "--plot")
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise CliError("--plot needs matplotlib: pip install matplotlib") from None
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in kinds:
+        raise CliError(f"--plot {path}: unsupported image type {path.suffix or '(none)'!r}; "
+                       f"use one of {', '.join('.' + k for k in sorted(kinds))}")
+    return path
+
+
 def cmd_eval(args):
+    if args.plot:
+        _check_plot(args.plot, args.overwrite)
+    _check_model_files(args)
     res, _ = evaluate(args.gt_input, args.backend, args.checkpoint, args.preset, args.bundle,
                       args.degradation, args.frames, args.crop, args.tof)
     if args.plot:
         _plot(res, args.plot)
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps(json_safe(res), allow_nan=False))
     else:
         s, b = res["sr"], res["bicubic"]
+        gain = s["psnr_y"] - b["psnr_y"] if math.isfinite(s["psnr_y"]) and math.isfinite(b["psnr_y"]) else None
+        fps = f"{res['fps']:.2f} fps" if res["fps"] else "fps n/a"
         print(f"{res['clip']}: {res['frames']} frames, {res['degradation']}, backend {res['backend']}")
-        print(f"  SR      PSNR-Y {s['psnr_y']:.3f} dB  SSIM-Y {s['ssim_y']:.4f}")
-        print(f"  bicubic PSNR-Y {b['psnr_y']:.3f} dB  SSIM-Y {b['ssim_y']:.4f}")
-        print(f"  gain    {s['psnr_y'] - b['psnr_y']:+.3f} dB   ({res['fps']:.2f} fps)")
+        print(f"  SR      PSNR-Y {_db(s['psnr_y'])} dB  SSIM-Y {_db(s['ssim_y'], '.4f')}")
+        print(f"  bicubic PSNR-Y {_db(b['psnr_y'])} dB  SSIM-Y {_db(b['ssim_y'], '.4f')}")
+        print(f"  gain    {_db(gain, '+.3f')} dB   ({fps})")
     return 0
 
 
 def _plot(res, path):
+    """Per-frame PSNR plot, written atomically (temp file beside it, then renamed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    path = Path(path)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for key, label in (("sr", f"SR ({res['backend']})"), ("bicubic", "bicubic")):
         ax.plot([f["psnr_y"] for f in res[key]["per_frame"]], label=label)
@@ -135,7 +418,18 @@ def _plot(res, path):
     ax.set_title(Path(res["clip"]).name)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100, format=path.suffix.lower().lstrip("."))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
 
 
 def cmd_train(args):
@@ -150,6 +444,9 @@ def cmd_qat(args):
 
 def cmd_export(args):
     from egvsr.quant.export import export_main
+    _check_out_stem(args.out)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise CliError(f"--checkpoint {args.checkpoint}: no such file")
     return export_main(args)
 
 
@@ -170,14 +467,7 @@ def cmd_sim(args):
 
 def cmd_build(args):
     from egvsr.flow.steps import Build, run_steps
-    lr = None
-    if args.lr:
-        try:
-            w, h = (int(v) for v in args.lr.lower().split("x"))
-        except ValueError:
-            raise CliError(f"--lr {args.lr!r}: give the LR frame size as WxH, e.g. 960x540") from None
-        lr = (w, h)
-    b = Build(args.impl, config=args.config, bundle=args.bundle, board=args.board, lr=lr,
+    b = Build(args.impl, config=args.config, bundle=args.bundle, board=args.board, lr=args.lr,
               fps=args.fps, out=args.out)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else []
     recs = run_steps(b, steps)
@@ -190,30 +480,44 @@ def cmd_bench(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="egvsr", description="EGVSR FPGA co-design toolkit")
+    p = Parser(prog="egvsr", description="EGVSR FPGA co-design toolkit")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an error")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    def debug_arg(sp):
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the traceback of an error")
 
     def model_args(sp):
         sp.add_argument("--preset", help="architecture (paper, small, tiny, ...); needed for a raw published state dict")
         sp.add_argument("--checkpoint", help="weights (.pth); default: the bundled tiny model")
         sp.add_argument("--bundle", help="integer bundle (.json) for golden/hls/rtl/board; default: bundled tiny W8A8")
-        sp.add_argument("--backend", default="torch", choices=BACKENDS, help="level that runs the network")
+        sp.add_argument("--backend", default="torch", choices=BACKENDS,
+                        help="level that runs the network (board needs a PYNQ board; board-sim simulates one)")
+        debug_arg(sp)
 
-    sp = sub.add_parser("upscale", help="super-resolve a video or a folder of LR frames")
-    sp.add_argument("input")
-    sp.add_argument("-o", "--output", required=True, help=".mp4 file or a folder for PNG frames")
-    sp.add_argument("--frames", type=int, help="at most this many frames")
-    sp.add_argument("--fps", type=float, default=25.0)
+    sp = sub.add_parser("upscale", help="super-resolve a video or a folder of LR frames",
+                        description="Super-resolve a video, a folder of LR frames or a bundled clip 4x.",
+                        epilog=UPSCALE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("input", help="video file, folder of frames, or bundled clip name (bikes, carphone, bigbuckbunny)")
+    sp.add_argument("-o", "--output", required=True,
+                    help="video (.mp4, .mkv, .mov, .avi) or a folder for PNG frames (no extension)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    sp.add_argument("--frames", type=positive_int, help="at most this many frames (>= 1)")
+    sp.add_argument("--fps", type=frame_rate, help="frame rate of the output video (default: the input's)")
     model_args(sp)
     sp.set_defaults(func=cmd_upscale)
 
     sp = sub.add_parser("eval", help="degrade a GT clip, super-resolve, report PSNR/SSIM (Y)")
     sp.add_argument("gt_input", help="GT video, folder of frames, or bundled clip name (bikes, carphone, bigbuckbunny)")
     sp.add_argument("--degradation", default="BD", choices=("BD", "BI"))
-    sp.add_argument("--frames", type=int, help="at most this many frames")
-    sp.add_argument("--crop", help="centre crop of the GT first, WxH (for slow backends)")
-    sp.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    sp.add_argument("--plot", help="per-frame PSNR plot (.png)")
+    sp.add_argument("--frames", type=positive_int, help="at most this many frames (>= 1)")
+    sp.add_argument("--crop", type=size_option(keep_text=True),
+                    help="centre crop of the GT first, WxH (for slow backends; at least 37x37 for BD, 32x32 for BI)")
+    sp.add_argument("--json", action="store_true",
+                    help="one JSON object on stdout (PSNR null where it is infinite: an exact match)")
+    sp.add_argument("--plot", help="per-frame PSNR plot (.png, .pdf, .svg, ...)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing --plot file")
     sp.add_argument("--tof", action="store_true", help="also the temporal tOF metric (slow)")
     model_args(sp)
     sp.set_defaults(func=cmd_eval)
@@ -221,23 +525,28 @@ def build_parser():
     sp = sub.add_parser("train", help="train the float model (published stage 1 losses)")
     from egvsr.model.train_cli import add_train_args
     add_train_args(sp)
+    debug_arg(sp)
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("qat", help="quantization-aware fine-tuning from a float checkpoint")
     sp.add_argument("--from", dest="from_ckpt", help="float checkpoint (default: bundled tiny)")
     sp.add_argument("--quant", default="w8a8", help="quantization spec: w8a8 (default), w8a8-b16, w4a8")
     add_train_args(sp, qat=True)
+    debug_arg(sp)
     sp.set_defaults(func=cmd_qat)
 
     sp = sub.add_parser("export", help="QONNX + integer bundle from a quantized checkpoint")
     sp.add_argument("--checkpoint", help="QAT checkpoint (default: bundled tiny W8A8)")
     sp.add_argument("-o", "--out", required=True, help="output stem, e.g. build/export/tiny_w8a8")
-    sp.add_argument("--lr-size", default="64x64", help="WxH the QONNX graphs are exported at")
+    sp.add_argument("--lr-size", default="64x64", type=size_option(MIN_LR, keep_text=True),
+                    help="WxH the QONNX graphs are exported at (at least 8x8)")
+    debug_arg(sp)
     sp.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("hls", help="generate + C-simulate the hls4ml projects (make hls)")
     sp.add_argument("--config", help="build YAML (default hls/configs/default.yaml)")
     sp.add_argument("--synth", action="store_true", help="also run Vitis HLS synthesis (needs vitis_hls)")
+    debug_arg(sp)
     sp.set_defaults(func=cmd_hls)
 
     sp = sub.add_parser("sim", help="RTL regression (make sim); options go to the regression (egvsr sim -h)",
@@ -252,29 +561,77 @@ def build_parser():
     sp.add_argument("--config", help="HLS build YAML (--impl hls; default hls/configs/default.yaml)")
     sp.add_argument("--bundle", help="integer bundle (.json); default: the config's or the bundled tiny")
     sp.add_argument("--board", help="board (pynq-z2, kv260, zcu104, u250); rtl default pynq-z2")
-    sp.add_argument("--lr", help="LR frame size WxH to plan for (default: the board's target)")
-    sp.add_argument("--fps", type=float, help="target frame rate (default: the board's / config's)")
+    sp.add_argument("--lr", type=size_option(MIN_LR), help="LR frame size WxH to plan for (default: the board's target)")
+    sp.add_argument("--fps", type=frame_rate, help="target frame rate (default: the board's / config's)")
     sp.add_argument("--out", help="build folder (default build/<name>)")
+    debug_arg(sp)
     sp.set_defaults(func=cmd_build)
 
     sp = sub.add_parser("bench", help="benchmarks -> bench/results/*.json (make bench)")
-    sp.add_argument("--only", help="comma-separated subset: model,golden,hls,rtl,board")
+    sp.add_argument("--only", help="comma-separated subset: model,golden,hls,rtl,board,io")
+    debug_arg(sp)
     sp.set_defaults(func=cmd_bench)
     return p
+
+
+#: Failures the commands expect (bad input, missing files, unwritable outputs,
+#: tool errors): one line and exit code 2.
+EXPECTED_ERRORS = (CliError, BackendError, ValueError, RuntimeError, OSError, ImportError)
+
+_INTERRUPTED = {"upscale": "interrupted; nothing was written (the output appears only when complete)"}
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception: OSErrors as 'PATH: reason', the rest as their message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = " -> ".join(str(n) for n in (exc.filename, exc.filename2) if n)
+        return f"{names}: {exc.strerror.lower()}" if names else exc.strerror.lower()
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"{exc}: install the extra that provides it, e.g. pip install 'egvsr[video]' "
+                "(or egvsr[train], egvsr[hls], egvsr[sim], egvsr[dev])")
+    msg = str(exc).strip()
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        msg = f"missing key {exc.args[0]!r}"
+    return msg or type(exc).__name__
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.cmd == "sim":
-        args.rest = extra  # every option belongs to the RTL regression's own parser
+        if "--debug" in extra:
+            extra.remove("--debug")
+            args.debug = True
+        args.rest = extra  # every other option belongs to the RTL regression's own parser
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return args.func(args) or 0
-    except (CliError, BackendError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"egvsr {args.cmd}: error: {exc}", file=sys.stderr)
-        return 2
+    debug = bool(getattr(args, "debug", False))
+    prog = f"egvsr {args.cmd}"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            return args.func(args) or 0
+        except KeyboardInterrupt:
+            if debug:
+                traceback.print_exc()
+            print(f"{prog}: {_INTERRUPTED.get(args.cmd, 'interrupted')}", file=sys.stderr)
+            return 130
+        except EXPECTED_ERRORS as exc:
+            if debug:
+                traceback.print_exc()
+            print(f"{prog}: error: {describe_error(exc)}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # a bug: still one line, the traceback with --debug
+            if debug:
+                traceback.print_exc()
+            print(f"{prog}: internal error: {type(exc).__name__}: {describe_error(exc)}"
+                  f"{'' if debug else ' (rerun with --debug for the traceback, and please report it)'}",
+                  file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

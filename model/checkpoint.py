@@ -67,8 +67,23 @@ def split_checkpoint(obj: dict):
                           f"{', '.join(_WRAPPER_KEYS)} or tensors at top level)")
 
 
+def check_finite(state_dict: dict, source: str = "checkpoint") -> None:
+    """Refuse a state dict with a NaN or infinite value (it would give black or garbage frames)."""
+    for k, v in state_dict.items():
+        if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex()):
+            ok = torch.isfinite(v)
+            if not bool(ok.all()):
+                n = int((~ok).sum())
+                raise CheckpointError(f"{source}: {k!r} holds {n} non-finite value{'s' if n > 1 else ''} "
+                                      f"(NaN or inf) of {v.numel()}; the weights are broken (a diverged "
+                                      "training run?): use an earlier checkpoint")
+
+
 def load_into(model: torch.nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
-    """Strict load that names the first mismatching key; unused conv_up keys are optional."""
+    """Strict load that names the first mismatching key; unused conv_up keys are optional.
+
+    Non-finite values are refused (:func:`check_finite`)."""
+    check_finite(state_dict, source)
     own = model.state_dict()
     sd = {k.removeprefix("module."): v for k, v in state_dict.items()}
     name = getattr(getattr(model, "preset", None), "name", "?")
@@ -118,7 +133,9 @@ def atomic_torch_save(obj, path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # an ordinary new file (mkstemp makes 0600)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

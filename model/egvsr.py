@@ -1,6 +1,7 @@
 """The EGVSR generator: FNet + flow upsampling + backward warp + SRNet."""
 from __future__ import annotations
 
+from itertools import chain, islice
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -102,12 +103,23 @@ def run_recurrent(step, frames, scale: int, temporal_pad: int, to_input, to_outp
     state up first (reflect temporal padding) and their outputs are dropped.
     ``to_input`` maps a uint8 frame to an NCHW tensor, ``to_output`` an HR
     tensor back to a uint8 frame.
+
+    ``frames`` may be any iterable and is consumed lazily: only the first
+    ``pad + 1`` frames are held (for the padding), so memory does not grow
+    with the length of the clip (same order as :func:`temporal_pad_indices`
+    and ``golden.network.iter_sequence``).
     """
-    frames = list(frames)
-    order, drop = temporal_pad_indices(len(frames), temporal_pad)
+    it = iter(frames)
+    pad = max(0, int(temporal_pad))
+    head = list(islice(it, pad + 1))
+    if not head:
+        return
+    drop = min(pad, len(head) - 1)
+    seq = chain(head[drop:0:-1], head, it)  # the chain lets go of head once it is consumed
+    del head
     lr_prev = hr_prev = None
-    for k, idx in enumerate(order):
-        lr = to_input(frames[idx])
+    for k, frame in enumerate(seq):
+        lr = to_input(frame)
         if lr_prev is None:
             lr_prev = torch.zeros_like(lr)
             hr_prev = lr.new_zeros(1, 3, lr.shape[2] * scale, lr.shape[3] * scale)

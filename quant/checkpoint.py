@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from egvsr.model.checkpoint import CheckpointError, atomic_torch_save, read_checkpoint
+from egvsr.model.checkpoint import CheckpointError, atomic_torch_save, check_finite, read_checkpoint
 
 from .qegvsr import QuantEGVSR
 
@@ -24,6 +24,7 @@ def load_qmodel(path, preset=None) -> QuantEGVSR:
                               "or use --backend torch for a float checkpoint")
     if obj.get("version") != VERSION:
         raise CheckpointError(f"{path}: quantized checkpoint version {obj.get('version')} is not supported (expected {VERSION})")
+    check_finite(obj["state_dict"], str(path))
     model = QuantEGVSR(obj["preset"] if preset is None else preset, obj["quant"])
     try:
         model.load_state_dict(obj["state_dict"], strict=True)

@@ -60,10 +60,10 @@ def test_png_folder_round_trip(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [f"{i:06d}.png" for i in range(4)]
     np.testing.assert_array_equal(video.read_frames(out), clip)
     # overwrite replaces the folder (no stale frames left behind)
-    video.write_frames(clip[:2], out)
+    video.write_frames(clip[:2], out, overwrite=True)
     assert len(list(out.iterdir())) == 2
-    with pytest.raises(VideoError, match="already exists"):
-        video.write_frames(clip, out, overwrite=False)
+    with pytest.raises(VideoError, match="--overwrite"):
+        video.write_frames(clip, out)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
 
 
