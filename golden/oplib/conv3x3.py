@@ -7,16 +7,14 @@ RTL: `rtl/verilog/conv3x3.v` (PI input x PO output channels per clock).
 """
 from __future__ import annotations
 
-import math
 
 from .. import ops
 from .base import Cost, Op, ceil_div
-from .memory import ROM_BLOCK_MIN, bram18, hls_bram36
+from . import hls_cost
+from .memory import ROM_BLOCK_MIN, bram18
 from .registry import register
 
 ACT_CODE = {"none": 0, "relu": 1, "leaky": 2}
-#: hls4ml keeps the weights of a layer with RF above this in BRAM (below: registers/LUTRAM)
-HLS_RF_BRAM_THRESHOLD = 32
 
 
 def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
@@ -109,13 +107,7 @@ class Conv3x3(Op):
         cin, cout, wb = int(L["cin"]), int(L["cout"]), int(L["w_bits"])
         in_bits = node.inputs[0].bits
         if impl == "hls":
-            rf = int(fold)
-            n_in, n_out = 9 * cin, cout
-            wbram = 0 if rf <= HLS_RF_BRAM_THRESHOLD else hls_bram36(n_in * n_out // rf * wb, rf)
-            buf = 2 * hls_bram36(cin * in_bits, int(env["w"]) + 2)
-            # per pixel of the zero-padded map: (h+2)*(w+2)*RF clocks a frame
-            return Cost(rf, dsp=math.ceil(n_in * n_out / rf), bram36=wbram + buf,
-                        key=(math.ceil(n_in * n_out / rf), -rf))
+            return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
         pi, po = fold
         n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]))
         return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=9 * pi * po, bram36=n18 / 2,
