@@ -1,6 +1,9 @@
 """`make sim`: the RTL regression. Random core cases on every simulator, the
-SRNet top against golden, full-frame fast-path checks, lint, yosys figures;
-writes `bench/results/rtl.json`."""
+SRNet top against golden, full-frame fast-path checks, lint, yosys figures
+(`synth_xilinx -family xcup`: LUT/FF/DSP/BRAM and the timing proxies of
+`rtl_tb.synth`, DSP48E2 pipeline registers and the deepest LUT path between
+registers; proxies only, real timing closure needs Vivado); writes
+`bench/results/rtl.json`."""
 from __future__ import annotations
 
 import argparse
@@ -213,24 +216,38 @@ def main(argv=None) -> int:
     if bad or lt:
         failures.append("lint")
 
-    # ---- yosys
+    # ---- yosys: resources and timing proxies (UltraScale+, DSP48E2)
     if not a.no_synth:
         from egvsr.rtl import core_sources
-        from egvsr.rtl_tb.synth import synth, synth_conv, synth_top
-        jobs = [("conv3x3 4x4 full", lambda: synth_conv(4, 4)),
-                ("conv3x3 16x16 pi4 po2", lambda: synth_conv(16, 16, 4, 2)),
-                ("pixel_shuffle C3 R4 P2", lambda: synth(core_sources("pixel_shuffle"), "pixel_shuffle",
-                                                          dict(C=3, R=4, P=2, MAX_W=1024))),
-                ("residual_add C16", lambda: synth(core_sources("residual_add"), "residual_add",
-                                                    dict(C=16))),
-                ("axis_fifo 128b x 2048", lambda: synth(core_sources("axis_fifo"), "axis_fifo",
-                                                         dict(DATA_W=128, DEPTH_LOG2=11))),
-                ("srnet_top pynq-z2", lambda: synth_top(g))]
+        from egvsr.rtl_tb.synth import PROXY_NOTE, synth_conv, synth_timing, synth_top
+        kv = est["kv260"]
+        big = max(kv["layers"], key=lambda k: (kv["layers"][k]["mults"], k))
+        L = kv["layers"][big]
+        res["synth_note"] = PROXY_NOTE
+        jobs = [(f"conv3x3 kv260 {big} {L['cin']}x{L['cout']} pi{L['pi']} po{L['po']}",
+                 lambda: synth_conv(L["cin"], L["cout"], L["pi"], L["po"], max_w=kv["max_w"],
+                                    family="xcup", proxy=True)),
+                ("conv3x3 16x16 pi4 po2", lambda: synth_conv(16, 16, 4, 2, family="xcup", proxy=True)),
+                ("pixel_shuffle C3 R4 P2", lambda: synth_timing(core_sources("pixel_shuffle"),
+                                                                 "pixel_shuffle",
+                                                                 dict(C=3, R=4, P=2, MAX_W=1024))),
+                ("residual_add C16", lambda: synth_timing(core_sources("residual_add"), "residual_add",
+                                                           dict(C=16))),
+                ("axis_fifo 128b x 2048", lambda: synth_timing(core_sources("axis_fifo"), "axis_fifo",
+                                                                dict(DATA_W=128, DEPTH_LOG2=11))),
+                ("srnet_top pynq-z2", lambda: synth_top(g, family="xcup", proxy=True))]
         for name, fn in jobs:
             try:
                 r = fn()
                 res["synth"][name] = r
-                _log(f"yosys {name}: {r}")
+                t = r["timing"]
+                d = t["dsp"]
+                _log(f"yosys {name}: {r['LUT']} LUT, {r['FF']} FF, {r['DSP']} DSP, "
+                     f"{r['BRAM36_equiv']:g} BRAM36; LUT depth {t['lut_depth']['max']} "
+                     f"(goal <= {t['goal_lut_levels']}, {t['lut_depth']['endpoints_over_goal']} "
+                     f"endpoints deeper), DSP48E2 with MREG+PREG {d['mreg_and_preg']}/{d['cells']}, "
+                     f"2 registers behind P {d['packable']['p_to_2ff']}/{d['cells']} "
+                     f"({r['synth_s']:.0f} s)")
             except Exception as e:  # noqa: BLE001
                 res["synth"][name] = {"error": str(e)[:500]}
                 _log(f"yosys {name} failed: {str(e)[:300]}")
