@@ -1,7 +1,8 @@
 """The one table of FPGA boards: read by hls/, rtl/, board/, the planner and the tests.
 
 Per board: `part`, Vivado `board_part`, `dsp` (DSP slices the planner may
-use), `bram36`, `uram`, `lut` (CLB LUTs), `clock_mhz` (the design clock the
+use), `dsp48` (E1: 7-series DSP48E1, 25x18; E2: UltraScale+ DSP48E2, 27x18,
+which the RTL conv cores use for two INT8 products each), `bram36`, `uram`, `lut` (CLB LUTs), `clock_mhz` (the design clock the
 estimates and the HLS clock target use), the default real-time target
 (`lr_w` x `lr_h` at `fps`), `dma_bytes` (the AXI DMA memory-map width)
 and `ps`, the processing-system settings the block design needs. Figures:
@@ -40,16 +41,16 @@ _TARGET = {"lr_w": 960, "lr_h": 540, "dma_bytes": 8}
 
 BOARDS: dict[str, dict] = {
     "pynq-z2": {"part": "xc7z020clg400-1", "board_part": "tul.com.tw:pynq-z2:part0:1.0",
-                "dsp": 220, "bram36": 140, "uram": 0, "lut": 53200, "clock_mhz": 100,
+                "dsp": 220, "dsp48": "E1", "bram36": 140, "uram": 0, "lut": 53200, "clock_mhz": 100,
                 "fps": 2, **_TARGET, "ps": _ZYNQ_7000},
     "kv260": {"part": "xck26-sfvc784-2LV-c", "board_part": "xilinx.com:kv260_som:part0:1.4",
-              "dsp": 1248, "bram36": 144, "uram": 64, "lut": 117120, "clock_mhz": 300,
+              "dsp": 1248, "dsp48": "E2", "bram36": 144, "uram": 64, "lut": 117120, "clock_mhz": 300,
               "fps": 30, **_TARGET, "ps": _ZYNQ_MP},
     "zcu104": {"part": "xczu7ev-ffvc1156-2-e", "board_part": "xilinx.com:zcu104:part0:1.1",
-               "dsp": 1728, "bram36": 312, "uram": 96, "lut": 230400, "clock_mhz": 300,
+               "dsp": 1728, "dsp48": "E2", "bram36": 312, "uram": 96, "lut": 230400, "clock_mhz": 300,
                "fps": 30, **_TARGET, "ps": _ZYNQ_MP},
     "u250": {"part": "xcu250-figd2104-2L-e", "board_part": None,
-             "dsp": 11520, "bram36": 2688, "uram": 1280, "lut": 1728000, "clock_mhz": 300,
+             "dsp": 11520, "dsp48": "E2", "bram36": 2688, "uram": 1280, "lut": 1728000, "clock_mhz": 300,
              "fps": 60, **_TARGET, "ps": None},
 }
 

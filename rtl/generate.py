@@ -66,7 +66,7 @@ def rtl_report(graph, p: dict) -> dict:
         par[name] = (pi, po)
         layers[name] = {"cin": node.layer["cin"], "cout": node.layer["cout"],
                         "hr": node.inputs[0].hr, "macs_per_lr_pixel": row["macs_per_lr_pixel"],
-                        "pi": pi, "po": po, "mults": row["dsp"],
+                        "pi": pi, "po": po, "mults": 9 * pi * po, "dsp": row["dsp"],
                         "cycles_per_lr_pixel": row["clocks_per_frame"] / positions,
                         "bram36": row["bram36"]}
     P = p["pixels_per_beat"]
@@ -129,8 +129,13 @@ def _out_pixels(graph, cycles: dict, board_io: bool, out_pixels):
 def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: dict | None = None,
                  board=None, max_w: int = 1024, out_pixels: int | None = None,
                  dim_bits: int = 12, lr_w: int | None = None, lr_h: int | None = None,
-                 fps: float | None = None, board_io: bool = False, in_bytes: int = 56) -> Path:
-    """Write the top of `net` into `out_dir` (see the module docstring); returns its path."""
+                 fps: float | None = None, board_io: bool = False, in_bytes: int = 56,
+                 int8_pack: bool | None = None) -> Path:
+    """Write the top of `net` into `out_dir` (see the module docstring); returns its path.
+
+    `int8_pack`: conv cores take two INT8 products per DSP48E2 (conv3x3.v PACK);
+    default: the plan's choice, else the board's DSP (`dsp48` "E2" in the board
+    table), else off."""
     bundle = _bundle(bundle)
     graph = bundle.graph(net)
     out = Path(out_dir)
@@ -141,6 +146,8 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
             plan = read_plan(plan, bundle, impl="rtl")
         plan = refresh(plan, bundle)
         rep = rtl_report(graph, plan)
+        if int8_pack is None:
+            int8_pack = bool(plan.get("int8_pack", False))
         par.update(rep["parallelism"])
         if out_pixels is None and not board_io:
             out_pixels = plan["pixels_per_beat"]
@@ -148,6 +155,10 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
         rep = plan_parallelism(bundle, board, lr_w, lr_h, fps,
                                out_pixels=(out_pixels or (2 if board_io else None)), net=net)
         par.update(rep["parallelism"])
+    if int8_pack is None:
+        from egvsr.board.boards import board as _board_entry
+        bd = (_board_entry(board) if isinstance(board, str) else dict(board)) if board else {}
+        int8_pack = bd.get("dsp48") == "E2"
     par.update({k: tuple(v) for k, v in (parallelism or {}).items()})
     folding = _full_folding(graph, par, None)
     cycles = {}
@@ -158,7 +169,7 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
             cycles[n.name] = f * int(n.inputs[0].rate)
     P = _out_pixels(graph, cycles, board_io, out_pixels)
     env = {"P": P, "max_w": max_w, "dim_bits": dim_bits, "out_dir": out, "bundle": bundle,
-           "write_conv_mems": write_conv_mems, "cycles": cycles}
+           "write_conv_mems": write_conv_mems, "cycles": cycles, "int8_pack": bool(int8_pack)}
     body = emit_top(graph, folding, env)
     text = _top_text(bundle, graph, body, P, dim_bits, board_io, in_bytes)
     name = f"{net}_top"
@@ -179,7 +190,8 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
             "out_bytes_per_pixel": 4 if board_io else graph.output.word_bits // 8,
             "plan": json.loads(json.dumps(rep, default=list)) if rep else None,
             "cycles_per_lr_pixel": max(cycles.values()) if cycles else 1,
-            "mult_count": body.mults, "board": board if isinstance(board, str) else None,
+            "mult_count": body.mults, "dsp_count": body.dsp, "int8_pack": bool(int8_pack),
+            "board": board if isinstance(board, str) else None,
             "sources": [s.name for s in sources] + [path.name],
             "parallelism": {k: list(v) for k, v in folding.items()}, "layers": body.layers}
     (out / "manifest.json").write_text(json.dumps(meta, indent=1))

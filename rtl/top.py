@@ -27,6 +27,7 @@ class TopText:
     def __init__(self):
         self.wires, self.body, self.layers, self.scaled = [], [], [], {}
         self.mults = 0
+        self.dsp = 0
 
 
 def _frame_ports(top: TopText, scale: Fraction, dim_bits: int) -> list:
@@ -46,7 +47,7 @@ def _frame_ports(top: TopText, scale: Fraction, dim_bits: int) -> list:
 
 def emit_top(graph, folding: dict, env: dict) -> TopText:
     """Wires and instances of `graph` at `folding` (layer -> fold). `env`: P (pixels
-    per output beat), max_w, dim_bits, out_dir, bundle, write_conv_mems."""
+    per output beat), max_w, dim_bits, out_dir, bundle, write_conv_mems, int8_pack."""
     top = TopText()
     out = graph.output
     P = int(env["P"])
@@ -102,7 +103,10 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
         m["params"] = params
         mults = op.rtl_multipliers(node, fold) if fold is not None else 0
         if mults:
+            dsp = op.cost("rtl", node, fold, nenv).dsp
             top.mults += mults
-            m.update(pi=fold[0], po=fold[1], fold=env["cycles"][node.name], macs_per_clock=mults)
+            top.dsp += dsp
+            m.update(pi=fold[0], po=fold[1], fold=env["cycles"][node.name], macs_per_clock=mults,
+                     dsp=dsp, int8_pack=bool(params.get("PACK", 0)))
         top.layers.append(m)
     return top

@@ -32,16 +32,18 @@ def _runs(rng: random.Random, max_w: int, n_big: int = 1):
 
 
 # ------------------------------------------------------------------ conv3x3
-def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = False) -> dict:
-    """Random conv3x3 parameters. `full`: PI=CIN, PO=COUT (II = 1)."""
+def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = False,
+              pack: bool = False) -> dict:
+    """Random conv3x3 parameters. `full`: PI=CIN, PO=COUT (II = 1). `pack`: two
+    INT8 products per multiplier (PACK = 1, 8-bit operands, PO >= 2)."""
     rng = random.Random(seed)
     cin = rng.randint(1, 4 if small else 6)
-    cout = rng.randint(1, 3 if small else 5)
+    cout = rng.randint(2 if pack else 1, 3 if small else 5)
     pi = cin if full else rng.randint(1, cin)
-    po = cout if full else rng.randint(1, cout)
-    in_bits = rng.choice([8, 8, 6])
+    po = cout if full else rng.randint(2 if pack else 1, cout)
+    in_bits = 8 if pack else rng.choice([8, 8, 6])
     in_signed = rng.choice([0, 1])
-    w_bits = rng.choice([8, 8, 5])
+    w_bits = 8 if pack else rng.choice([8, 8, 5])
     out_bits = rng.choice([8, 8, 10])
     out_signed = rng.choice([0, 1])
     act = rng.choice(["none", "relu", "leaky"])
@@ -56,7 +58,7 @@ def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = Fals
     params = dict(CIN=cin, COUT=cout, IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits,
                   B_BITS=b_bits, OUT_BITS=out_bits, OUT_SIGNED=out_signed, SHIFT=shift,
                   ACT={"none": 0, "relu": 1, "leaky": 2}[act], LEAKY_SHIFT=leaky, PI=pi, PO=po,
-                  MAX_W=max_w, DIM_BITS=8)
+                  MAX_W=max_w, DIM_BITS=8, PACK=1 if pack else rng.choice([0, 1]))
     wmax = 2 ** (w_bits - 1) - 1
     nrng = np.random.default_rng(seed)
     w = nrng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
@@ -70,8 +72,10 @@ def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = Fals
 def _prepare_conv(tdir, case):
     p = case["params"]
     w, b = np.array(case["weights"]), np.array(case["bias"])
+    from egvsr.golden.oplib.conv3x3 import can_pack
+    pack = bool(p.get("PACK", 0)) and can_pack(p["IN_BITS"], p["W_BITS"], p["PO"])
     write_conv_mems(w, b, p["PI"], p["PO"], p["W_BITS"], p["B_BITS"], tdir / "conv_w.mem",
-                    tdir / "conv_b.mem")
+                    tdir / "conv_b.mem", pack=pack)
     np.save(tdir / "w.npy", w)
     np.save(tdir / "b.npy", b)
     case = {k: v for k, v in case.items() if k not in ("weights", "bias")}

@@ -33,10 +33,25 @@ def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
     return out
 
 
-def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w) -> int:
+#: bits of a packed pair of INT8 weights in the ROM (conv3x3.v PACK = 1)
+PACK_FIELD_BITS = 27
+
+
+def can_pack(in_bits: int, w_bits: int, po: int) -> bool:
+    """Two products per DSP48E2 (conv3x3.v PACK): 8-bit operands, two output channels."""
+    return in_bits <= 8 and w_bits <= 8 and po >= 2
+
+
+def rtl_dsp(pi: int, po: int, pack: bool) -> int:
+    """DSP slices of conv3x3.v: one per multiplier, or one per pair of output channels."""
+    return 9 * pi * (ceil_div(po, 2) if pack else po)
+
+
+def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -> int:
     """conv3x3.v: two line buffers of `line_w` pixels + the weight ROM (F words)."""
     f = ceil_div(cin, pi) * ceil_div(cout, po)
-    rom = bram18(pi * po * 9 * w_bits, f) if f >= ROM_BLOCK_MIN else 0
+    word = pi * ceil_div(po, 2) * 9 * PACK_FIELD_BITS if pack else pi * po * 9 * w_bits
+    rom = bram18(word, f) if f >= ROM_BLOCK_MIN else 0
     return 2 * bram18(cin * in_bits, line_w) + rom
 
 
@@ -45,7 +60,7 @@ class Conv3x3(Op):
     fields = {"cin": "int", "cout": "int", "w_exp": "int", "w_bits": "int", "b_bits": "int",
               "act": "str"}
     rtl_module = "conv3x3"
-    rtl_files = ("conv3x3.v", "requant.v", "axis_fifo.v")
+    rtl_files = ("conv3x3.v", "requant.v", "axis_fifo.v", "add_tree.v", "pipe_delay.v")
     hls_onnx_ops = ("Conv",)
     rtl_lint_params = ({}, {"CIN": 5, "COUT": 3, "PI": 2, "PO": 2, "ACT": 2, "LEAKY_SHIFT": 2},
                        {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1})
@@ -109,9 +124,11 @@ class Conv3x3(Op):
         if impl == "hls":
             return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
         pi, po = fold
-        n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]))
-        return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=9 * pi * po, bram36=n18 / 2,
-                    key=(pi * po, n18, -pi))
+        pack = bool(env.get("int8_pack")) and can_pack(in_bits, wb, po)
+        n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]), pack)
+        dsp = rtl_dsp(pi, po, pack)
+        return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=dsp, bram36=n18 / 2,
+                    key=(dsp, n18, -pi))
 
     # HLS
     def hls_qonnx(self, b, L, xs, bundle):
@@ -140,15 +157,17 @@ class Conv3x3(Op):
         src = node.inputs[0]
         wf, bf = f"{name}_w.mem", f"{name}_b.mem"
         w, b = env["bundle"].arrays[L["weight"]], env["bundle"].arrays[L["bias"]]
+        pack = bool(env.get("int8_pack")) and can_pack(src.bits, int(L["w_bits"]), po)
         env["write_conv_mems"](w, b, pi, po, int(L["w_bits"]), int(L["b_bits"]),
-                               env["out_dir"] / wf, env["out_dir"] / bf)
+                               env["out_dir"] / wf, env["out_dir"] / bf, pack=pack)
         return dict(CIN=L["cin"], COUT=L["cout"], IN_BITS=src.bits, IN_SIGNED=int(src.signed),
                     W_BITS=int(L["w_bits"]), B_BITS=int(L["b_bits"]), OUT_BITS=node.output.bits,
                     OUT_SIGNED=int(node.output.signed),
                     SHIFT=int(L["out_exp"]) - (int(L["in_exp"]) + int(L["w_exp"])),
                     ACT=ACT_CODE[L.get("act", "none")],
                     LEAKY_SHIFT=int(L.get("leaky_shift", 0) or 0), PI=pi, PO=po,
-                    MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], WEIGHT_FILE=wf, BIAS_FILE=bf)
+                    MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], PACK=int(pack),
+                    WEIGHT_FILE=wf, BIAS_FILE=bf)
 
     def rtl_multipliers(self, node, fold):
         return 9 * fold[0] * fold[1]
@@ -168,4 +187,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "ACT_CODE"]
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "can_pack", "ACT_CODE"]

@@ -10,7 +10,8 @@
 // ceil(CIN/PI) * ceil(COUT/PO) clocks (1 when fully parallel).
 // Weights: WEIGHT_FILE, one word per fold step (step = co_group*NI + ci_group)
 // holding w[co_group*PO+po, ci_group*PI+pi, ky, kx] at bit
-// ((po*PI + pi)*9 + ky*3 + kx) * W_BITS. Biases: BIAS_FILE, one word per
+// ((po*PI + pi)*9 + ky*3 + kx) * W_BITS (PACK: the pair fields below, 27 bits
+// each at bit ((j*PI + pi)*9 + ky*3 + kx) * 27). Biases: BIAS_FILE, one word per
 // output group, b[og*PO+po] at bit po*B_BITS (both $readmemh hex). The
 // weight ROM is block RAM when F >= ROM_BLOCK_MIN, LUTs otherwise.
 //
@@ -20,6 +21,22 @@
 // position n produces the output centred on pixel n-W-1. Two line buffers
 // (block RAM) hold the previous two rows; a 3x3 window of column vectors
 // slides along. The input tlast/tuser are not used: the frame size counts.
+//
+// Timing (300 MHz class): no combinational path holds more than one adder.
+// Registered taps and weights feed each multiplier (DSP A/B registers), the
+// product is registered twice (M and P registers), the PI*9 products of an
+// output channel are summed by a tree with a register after every level
+// (add_tree), the bias/accumulate and the requantization are registered.
+// Flow control is credit based: a pixel's last step is issued only when the
+// output FIFO has room for it, so the pipeline after the issue stage never
+// stalls and no clock enable fans out to it (only the issue stage waits).
+//
+// PACK = 1 (UltraScale+ DSP48E2, IN_BITS <= 8, W_BITS <= 8): two output
+// channels share one 27x18 multiplier. The weight ROM then holds, per pair of
+// output channels (2j, 2j+1), pi and tap, the 27-bit field
+// w[2j] * 2**18 + w[2j+1]; the product x * field carries w[2j+1]*x in its low
+// 18 bits and w[2j]*x above, recovered as hi = (P >>> 18) + P[17] (the low
+// lane's sign borrows one from the high lane), exactly.
 module conv3x3 #(
     parameter CIN         = 4,
     parameter COUT        = 4,
@@ -37,6 +54,7 @@ module conv3x3 #(
     parameter MAX_W       = 64,
     parameter DIM_BITS    = 12,
     parameter ROM_BLOCK_MIN = 64,
+    parameter PACK        = 0,
     parameter WEIGHT_FILE = "conv_w.mem",
     parameter BIAS_FILE   = "conv_b.mem"
 ) (
@@ -68,10 +86,22 @@ module conv3x3 #(
     localparam NOW   = (NO > 1) ? $clog2(NO) : 1;
     localparam AW    = (MAX_W > 1) ? $clog2(MAX_W) : 1;
     localparam XB    = IN_BITS * CIN;            // one pixel
-    localparam NP    = PO * PI * 9;              // multipliers
-    localparam PW    = IN_BITS + 1 + W_BITS;     // product width
+    localparam PK    = (PACK != 0 && PO >= 2 && IN_BITS <= 8 && W_BITS <= 8) ? 1 : 0;
+    localparam NPAIR = (PO + 1) / 2;
+    localparam NM    = PK ? NPAIR * PI * 9 : PO * PI * 9;   // multipliers (DSPs)
+    localparam WF    = PK ? 27 : W_BITS;         // weight field of the ROM word
+    localparam XW    = IN_BITS + 1;              // activation operand (signed)
+    localparam MW    = XW + WF;                  // multiplier output
+    localparam PW    = IN_BITS + 1 + W_BITS;     // one product
     localparam SUMW  = PW + $clog2(9 * CINP) + 1;
     localparam ACC_W = ((SUMW > B_BITS) ? SUMW : B_BITS) + 1;
+    localparam TL    = $clog2(9 * PI);           // adder tree levels (registered)
+    // stages after the issue: 1 window/ROM, 2 taps, 3 A/B regs, 4 M, 5 P,
+    // (6 lanes when PK), tree, bias/accumulate, requant
+    localparam ST    = 5 + PK + TL;              // tree sum valid at stage ST
+    localparam LAT   = ST + 2;                   // push at stage LAT
+    localparam FL2   = $clog2(LAT + 4);          // output FIFO: room for every pixel in flight
+    localparam CRW   = FL2 + 2;
     localparam integer   F_M1  = F - 1;
     localparam integer   NI_M1 = NI - 1;
     localparam integer   NO_M1 = NO - 1;
@@ -79,28 +109,18 @@ module conv3x3 #(
     localparam [NIW-1:0] CI_LAST   = NI_M1[NIW-1:0];
     localparam [NOW-1:0] CO_LAST   = NO_M1[NOW-1:0];
 
-    // ------------------------------------------------------- output buffer
-    wire       fifo_ready;
-    wire       en = fifo_ready;          // whole pipeline advances together
-    reg        push;
-    /* verilator lint_off UNUSEDSIGNAL */
-    reg [COUTP*OUT_BITS-1:0] push_data;   // padded output channels dropped
-    /* verilator lint_on UNUSEDSIGNAL */
-    reg        push_last, push_user;
-
-    // ------------------------------------------------------ stage 0: issue
+    // ------------------------------------------------ stage 0: issue (credits)
     reg  [SW-1:0]       step;
     reg  [NIW-1:0]      ci;
     reg  [NOW-1:0]      co;
     reg  [AW-1:0]       ix;
     reg  [DIM_BITS:0]   iy;
+    reg  [CRW-1:0]      credits;             // free output FIFO entries not yet promised
 
     wire [DIM_BITS:0] w_ext = {1'b0, cfg_width};
     wire [DIM_BITS:0] h_ext = {1'b0, cfg_height};
     wire need_in   = (iy < h_ext) || (iy == {(DIM_BITS+1){1'b0}});  // idle at frame start
     wire first     = (step == {SW{1'b0}});
-    wire slot      = first ? (!need_in || s_axis_tvalid) : 1'b1;
-    wire issue     = en && first && slot;
     wire last_step = (step == STEP_LAST);
     wire ix_last   = ({{(DIM_BITS+1-AW){1'b0}}, ix} == w_ext - 1'b1);
     wire ix0       = (ix == {AW{1'b0}});
@@ -122,11 +142,18 @@ module conv3x3 #(
         end
     endgenerate
 
-    assign s_axis_tready = en && first && need_in;
-
     // position info, held for all F steps of a pixel
     reg        p_valid, p_user, p_last;
     reg  [8:0] p_mask;
+
+    // a step that ends a valid pixel pushes one output beat: it needs a credit
+    wire will_push = last_step && (first ? c_valid : p_valid);
+    wire room      = !will_push || (credits != {CRW{1'b0}});
+    wire slot      = (first ? (!need_in || s_axis_tvalid) : 1'b1) && room;
+    wire issue     = first && slot;
+    wire out_hs    = m_axis_tvalid && m_axis_tready;
+
+    assign s_axis_tready = first && need_in && room;
 
     always @(posedge aclk) begin
         if (!aresetn) begin
@@ -135,23 +162,28 @@ module conv3x3 #(
             co <= {NOW{1'b0}};
             ix <= {AW{1'b0}};
             iy <= {(DIM_BITS+1){1'b0}};
-        end else if (en && slot) begin
-            step <= last_step ? {SW{1'b0}} : step + 1'b1;
-            if (ci == CI_LAST) begin
-                ci <= {NIW{1'b0}};
-                co <= (co == CO_LAST) ? {NOW{1'b0}} : co + 1'b1;
-            end else begin
-                ci <= ci + 1'b1;
-            end
-            if (first) begin
-                if (frame_end) begin
-                    ix <= {AW{1'b0}};
-                    iy <= {(DIM_BITS+1){1'b0}};
-                end else if (ix_last) begin
-                    ix <= {AW{1'b0}};
-                    iy <= iy + 1'b1;
+            credits <= (1 << FL2);
+        end else begin
+            credits <= credits - {{(CRW-1){1'b0}}, slot && will_push}
+                               + {{(CRW-1){1'b0}}, out_hs};
+            if (slot) begin
+                step <= last_step ? {SW{1'b0}} : step + 1'b1;
+                if (ci == CI_LAST) begin
+                    ci <= {NIW{1'b0}};
+                    co <= (co == CO_LAST) ? {NOW{1'b0}} : co + 1'b1;
                 end else begin
-                    ix <= ix + 1'b1;
+                    ci <= ci + 1'b1;
+                end
+                if (first) begin
+                    if (frame_end) begin
+                        ix <= {AW{1'b0}};
+                        iy <= {(DIM_BITS+1){1'b0}};
+                    end else if (ix_last) begin
+                        ix <= {AW{1'b0}};
+                        iy <= iy + 1'b1;
+                    end else begin
+                        ix <= ix + 1'b1;
+                    end
                 end
             end
         end
@@ -184,29 +216,27 @@ module conv3x3 #(
         end
     end
 
+    // valid bit of every stage (reset), the rest of the pipeline has none
+    reg [LAT:1] v;
+    always @(posedge aclk) begin
+        if (!aresetn) v <= {LAT{1'b0}};
+        else v <= {v[LAT-1:1], slot};
+    end
+
     // ------------------------------------------- stage 1: window shift
-    reg            v1, first1, par1;
+    reg            first1, par1;
     reg  [SW-1:0]  step1;
     reg  [NIW-1:0] ci1;
     reg  [NOW-1:0] co1;
     reg  [XB-1:0]  cur1;
     always @(posedge aclk) begin
-        if (!aresetn) begin
-            v1 <= 1'b0;
-        end else if (en) begin
-            v1 <= slot;
-        end
-    end
-    always @(posedge aclk) begin
-        if (en) begin
-            first1 <= first;
-            step1  <= step;
-            ci1    <= ci;
-            co1    <= co;
-            if (issue) begin
-                cur1 <= pix0;
-                par1 <= iy[0];
-            end
+        first1 <= first;
+        step1  <= step;
+        ci1    <= ci;
+        co1    <= co;
+        if (issue) begin
+            cur1 <= pix0;
+            par1 <= iy[0];
         end
     end
     // rows y-2 (top), y-1, y of the column just read
@@ -214,7 +244,7 @@ module conv3x3 #(
     wire [XB-1:0] row_m1 = par1 ? rd0 : rd1;
     reg  [3*XB-1:0] col_l, col_m, col_r;   // window columns, row 0 at LSB
     always @(posedge aclk) begin
-        if (en && v1 && first1) begin
+        if (v[1] && first1) begin
             col_l <= col_m;
             col_m <= col_r;
             col_r <= {cur1, row_m1, row_m2};
@@ -224,25 +254,21 @@ module conv3x3 #(
     // weight ROM, one word per fold step: block RAM when it is at least
     // ROM_BLOCK_MIN words deep, LUTs when shallower ("logic": yosys can not
     // map a wide shallow ROM to LUTRAM; Vivado warns and infers LUT ROM)
-    reg [NP*W_BITS-1:0] wq;
+    reg [NM*WF-1:0] wq;
     generate
         if (F >= ROM_BLOCK_MIN) begin : g_wrom_block
-            (* rom_style = "block" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+            (* rom_style = "block" *) reg [NM*WF-1:0] wrom [0:F-1];
             initial $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge aclk) begin
-                if (en) wq <= wrom[step1];
-            end
+            always @(posedge aclk) wq <= wrom[step1];
         end else begin : g_wrom_lut
-            (* rom_style = "logic" *) reg [NP*W_BITS-1:0] wrom [0:F-1];
+            (* rom_style = "logic" *) reg [NM*WF-1:0] wrom [0:F-1];
             initial $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge aclk) begin
-                if (en) wq <= wrom[step1];
-            end
+            always @(posedge aclk) wq <= wrom[step1];
         end
     endgenerate
 
-    // ------------------------------------------ stage 2: multiply
-    reg            v2, fci2, lci2;
+    // ------------------------------------------ stage 2: taps of group ci
+    reg            fci2, lci2;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [NIW-1:0] ci2;              // unused when NI == 1
     /* verilator lint_on UNUSEDSIGNAL */
@@ -250,20 +276,14 @@ module conv3x3 #(
     reg            pv2, pu2, pl2;
     reg  [8:0]     m2;
     always @(posedge aclk) begin
-        if (!aresetn) v2 <= 1'b0;
-        else if (en) v2 <= v1;
-    end
-    always @(posedge aclk) begin
-        if (en) begin
-            ci2  <= ci1;
-            co2  <= co1;
-            fci2 <= (ci1 == {NIW{1'b0}});
-            lci2 <= (ci1 == CI_LAST);
-            pv2  <= p_valid;
-            pu2  <= p_user;
-            pl2  <= p_last;
-            m2   <= p_mask;
-        end
+        ci2  <= ci1;
+        co2  <= co1;
+        fci2 <= (ci1 == {NIW{1'b0}});
+        lci2 <= (ci1 == CI_LAST);
+        pv2  <= p_valid;
+        pu2  <= p_user;
+        pl2  <= p_last;
+        m2   <= p_mask;
     end
 
     // the 9 taps of the window, padded to CINP channels, masked
@@ -286,93 +306,120 @@ module conv3x3 #(
         end
     endgenerate
 
-    // input channel group ci2 of every tap (shared by all output channels)
-    wire [9*PI*IN_BITS-1:0] xsel;
+    // stage 3: registered multiplier operands (group ci2 of every tap, the weights)
+    reg [9*PI*XW-1:0] xa;            // signed activations, shared by all outputs
+    reg [NM*WF-1:0]   wb;
     generate
         for (gk = 0; gk < 9; gk = gk + 1) begin : g_sel
+            wire [PI*IN_BITS-1:0] xg;
             if (NI == 1) begin : g_one
-                assign xsel[gk*PI*IN_BITS +: PI*IN_BITS] = taps[gk*CINP*IN_BITS +: PI*IN_BITS];
+                assign xg = taps[gk*CINP*IN_BITS +: PI*IN_BITS];
             end else begin : g_mux
-                assign xsel[gk*PI*IN_BITS +: PI*IN_BITS] =
-                    taps[gk*CINP*IN_BITS + ci2*PI*IN_BITS +: PI*IN_BITS];
+                assign xg = taps[gk*CINP*IN_BITS + ci2*PI*IN_BITS +: PI*IN_BITS];
+            end
+            genvar gs;
+            for (gs = 0; gs < PI; gs = gs + 1) begin : g_sx
+                wire [IN_BITS-1:0] xr = xg[gs*IN_BITS +: IN_BITS];
+                always @(posedge aclk)
+                    xa[(gk*PI + gs)*XW +: XW] <= {(IN_SIGNED != 0) & xr[IN_BITS-1], xr};
+            end
+        end
+    endgenerate
+    always @(posedge aclk) wb <= wq;
+
+    // stages 4, 5: multiply, M and P registers
+    reg [MW-1:0] pm [0:NM-1];
+    reg [MW-1:0] pp [0:NM-1];
+    genvar gm;
+    generate
+        for (gm = 0; gm < NM; gm = gm + 1) begin : g_mul
+            // multiplier gm: tap gk, input channel gi of its group (same order as the ROM)
+            localparam integer GK = gm % 9;
+            localparam integer GI = (gm / 9) % PI;
+            wire signed [XW-1:0] xs = xa[(GK*PI + GI)*XW +: XW];
+            wire signed [WF-1:0] ws = wb[gm*WF +: WF];
+            always @(posedge aclk) begin
+                pm[gm] <= xs * ws;
+                pp[gm] <= pm[gm];
             end
         end
     endgenerate
 
-    reg [PW-1:0] prod [0:NP-1];          // unpacked: one word per product
+    // products of output channel go, tap gk, input gi: lanes of the packed
+    // multipliers (PK, one more register) or the products themselves
+    wire [PO*PI*9*PW-1:0] prods;
     genvar go, gi;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_po
             for (gi = 0; gi < PI; gi = gi + 1) begin : g_pi
                 for (gk = 0; gk < 9; gk = gk + 1) begin : g_k
-                    wire [IN_BITS-1:0] xr = xsel[(gk*PI + gi)*IN_BITS +: IN_BITS];
-                    wire signed [IN_BITS:0] xs =
-                        {(IN_SIGNED != 0) & xr[IN_BITS-1], xr};
-                    wire signed [W_BITS-1:0] ws = wq[((go*PI + gi)*9 + gk)*W_BITS +: W_BITS];
-                    always @(posedge aclk) begin
-                        if (en) prod[(go*PI + gi)*9 + gk] <= xs * ws;
+                    localparam integer IDX = (go * PI + gi) * 9 + gk;
+                    if (PK) begin : g_lane
+                        localparam integer MI = ((go / 2) * PI + gi) * 9 + gk;
+                        /* verilator lint_off UNUSEDSIGNAL */
+                        wire [MW-1:0] p = pp[MI];
+                        /* verilator lint_on UNUSEDSIGNAL */
+                        reg  [PW-1:0] lane;
+                        if (go % 2 == 0) begin : g_hi   // w[2j] * x: above bit 18, plus the borrow
+                            always @(posedge aclk) lane <= p[18 +: PW] + {{(PW-1){1'b0}}, p[17]};
+                        end else begin : g_lo           // w[2j+1] * x: the low 18 bits
+                            always @(posedge aclk) lane <= p[PW-1:0];
+                        end
+                        assign prods[IDX*PW +: PW] = lane;
+                    end else begin : g_direct
+                        wire [MW-1:0] p = pp[IDX];
+                        assign prods[IDX*PW +: PW] = p[PW-1:0];
                     end
                 end
             end
         end
     endgenerate
 
-    // ------------------------- stage 3: adder tree + bias + accumulate
-    reg            v3, fci3, lci3, pv3, pu3, pl3;
-    reg  [NOW-1:0] co3;
-    always @(posedge aclk) begin
-        if (!aresetn) v3 <= 1'b0;
-        else if (en) v3 <= v2;
-    end
-    always @(posedge aclk) begin
-        if (en) begin
-            co3 <= co2; fci3 <= fci2; lci3 <= lci2;
-            pv3 <= pv2; pu3 <= pu2; pl3 <= pl2;
-        end
-    end
-    reg [PO*B_BITS-1:0] brom [0:NO-1];
-    initial $readmemh(BIAS_FILE, brom);
-    wire [PO*B_BITS-1:0] bias_w = brom[co3];
-
-    reg            v4, lci4, pv4, pu4, pl4;
-    reg  [NOW-1:0] co4;
-    reg  [PO*ACC_W-1:0] acc4;
-    always @(posedge aclk) begin
-        if (!aresetn) v4 <= 1'b0;
-        else if (en) v4 <= v3;
-    end
-    // adder tree over the PI*9 products of each output channel, summed in
-    // the clocked block (once per clock: an always @* over the product array
-    // would be re-evaluated on every product update by event simulators)
+    // ---------------------- pipelined adder trees (one per output channel)
+    wire [PO*SUMW-1:0] tsum;
     generate
-        for (go = 0; go < PO; go = go + 1) begin : g_acc
-            wire signed [ACC_W-1:0] b = {{(ACC_W-B_BITS){bias_w[go*B_BITS + B_BITS-1]}},
-                                         bias_w[go*B_BITS +: B_BITS]};
-            reg signed [ACC_W-1:0] s;
-            integer j;
-            /* verilator lint_off BLKSEQ */
-            always @(posedge aclk) begin
-                if (en) begin
-                    s = {ACC_W{1'b0}};
-                    for (j = 0; j < PI * 9; j = j + 1)
-                        s = s + {{(ACC_W-PW){prod[go*PI*9 + j][PW-1]}}, prod[go*PI*9 + j]};
-                    acc4[go*ACC_W +: ACC_W] <= (fci3 ? b : acc4[go*ACC_W +: ACC_W]) + s;
-                end
-            end
-            /* verilator lint_on BLKSEQ */
+        for (go = 0; go < PO; go = go + 1) begin : g_tree
+            add_tree #(.N(PI * 9), .IW(PW), .OW(SUMW)) u_tree (
+                .aclk(aclk), .in(prods[go*PI*9*PW +: PI*9*PW]), .sum(tsum[go*SUMW +: SUMW]));
         end
     endgenerate
-    always @(posedge aclk) begin
-        if (en) begin
-            co4 <= co3; lci4 <= lci3; pv4 <= pv3; pu4 <= pu3; pl4 <= pl3;
-        end
-    end
 
-    // ------------------------------------- stage 5: activation + requant
+    // the stage-2 fields, delayed to the stages that use them
+    localparam MB = 5 + NOW;
+    wire [MB-1:0] meta2 = {lci2, pl2, pu2, pv2, fci2, co2};
+    wire [NOW-1:0] co_b;                     // stage ST-1: bias address
+    wire [MB-1:0]  meta_t;                   // stage ST: accumulate
+    pipe_delay #(.W(NOW), .D(ST - 3)) u_dco (.aclk(aclk), .d(co2), .q(co_b));
+    pipe_delay #(.W(MB), .D(ST - 2)) u_dmeta (.aclk(aclk), .d(meta2), .q(meta_t));
+    wire fci_t = meta_t[NOW];
+
+    reg [PO*B_BITS-1:0] brom [0:NO-1];
+    initial $readmemh(BIAS_FILE, brom);
+    reg [PO*B_BITS-1:0] bias_r;             // stage ST
+    always @(posedge aclk) bias_r <= brom[co_b];
+
+    // ------------------------------ stage ST+1: bias + accumulate over ci
+    reg [PO*ACC_W-1:0] acc;
+    reg [MB-1:0]       meta_a;
+    always @(posedge aclk) meta_a <= meta_t;
+    generate
+        for (go = 0; go < PO; go = go + 1) begin : g_acc
+            wire signed [ACC_W-1:0] b = {{(ACC_W-B_BITS){bias_r[go*B_BITS + B_BITS-1]}},
+                                         bias_r[go*B_BITS +: B_BITS]};
+            wire signed [ACC_W-1:0] s = {{(ACC_W-SUMW){tsum[go*SUMW + SUMW-1]}},
+                                         tsum[go*SUMW +: SUMW]};
+            always @(posedge aclk) begin
+                if (v[ST])
+                    acc[go*ACC_W +: ACC_W] <= (fci_t ? b : acc[go*ACC_W +: ACC_W]) + s;
+            end
+        end
+    endgenerate
+
+    // -------------------------- stage LAT: activation + requant, registered
     wire [PO*OUT_BITS-1:0] rq;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_rq
-            wire [ACC_W-1:0] a = acc4[go*ACC_W +: ACC_W];
+            wire [ACC_W-1:0] a = acc[go*ACC_W +: ACC_W];
             if (ACT == 1) begin : g_relu
                 wire [ACC_W-1:0] ar = a[ACC_W-1] ? {ACC_W{1'b0}} : a;
                 requant #(.IN_W(ACC_W), .SHIFT(SHIFT), .OUT_BITS(OUT_BITS), .OUT_SIGNED(OUT_SIGNED))
@@ -391,25 +438,42 @@ module conv3x3 #(
             end
         end
     endgenerate
+    reg [PO*OUT_BITS-1:0] rq_r;
+    reg [MB-1:0]          meta_r;
+    always @(posedge aclk) begin
+        rq_r   <= rq;
+        meta_r <= meta_a;
+    end
+    wire [NOW-1:0] co_r = meta_r[NOW-1:0];
+    wire pv_r  = meta_r[NOW+1];
+    wire pu_r  = meta_r[NOW+2];
+    wire pl_r  = meta_r[NOW+3];
+    wire lci_r = meta_r[NOW+4];
 
     // collect the output groups of a pixel, push the last one with the rest
     reg [COUTP*OUT_BITS-1:0] obuf;
-    wire final4 = v4 && lci4;
+    wire final_r = v[LAT] && lci_r;
     always @(posedge aclk) begin
-        if (en && final4) obuf[co4*PO*OUT_BITS +: PO*OUT_BITS] <= rq;
+        if (final_r) obuf[co_r*PO*OUT_BITS +: PO*OUT_BITS] <= rq_r;
     end
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [COUTP*OUT_BITS-1:0] push_data;   // padded output channels dropped
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg push;
     always @* begin
         push_data = obuf;
-        push_data[(NO-1)*PO*OUT_BITS +: PO*OUT_BITS] = rq;
-        push      = en && final4 && (co4 == CO_LAST) && pv4;
-        push_last = pl4;
-        push_user = pu4;
+        push_data[(NO-1)*PO*OUT_BITS +: PO*OUT_BITS] = rq_r;
+        push = final_r && (co_r == CO_LAST) && pv_r;
     end
 
-    axis_fifo #(.DATA_W(COUT*OUT_BITS), .DEPTH_LOG2(2)) u_out (
+    // the credits guarantee room: the FIFO never refuses a push
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire fifo_ready;
+    /* verilator lint_on UNUSEDSIGNAL */
+    axis_fifo #(.DATA_W(COUT*OUT_BITS), .DEPTH_LOG2(FL2)) u_out (
         .aclk(aclk), .aresetn(aresetn),
         .s_axis_tdata(push_data[COUT*OUT_BITS-1:0]), .s_axis_tvalid(push),
-        .s_axis_tready(fifo_ready), .s_axis_tlast(push_last), .s_axis_tuser(push_user),
+        .s_axis_tready(fifo_ready), .s_axis_tlast(pl_r), .s_axis_tuser(pu_r),
         .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid),
         .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast),
         .m_axis_tuser(m_axis_tuser)
