@@ -27,6 +27,8 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from egvsr.model.video import VideoWarning
+
 from .backends import BACKENDS, BackendError, open_backend
 
 #: Frames in flight between the decoder, the network and the encoder threads.
@@ -613,6 +615,7 @@ def main(argv=None) -> int:
 
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
+        warnings.simplefilter("always", VideoWarning)
         try:
             return args.func(args) or 0
         except KeyboardInterrupt:

@@ -17,7 +17,8 @@ frames than its header announces (a file cut short on a packet boundary)
 raises a :class:`VideoWarning`.
 
 Destinations (:class:`FrameWriter`, :func:`write_frames`): a video file
-(``.mp4``, ``.mkv``, ``.mov``, ``.avi``: H.264, yuv420p) or a folder of
+(``.mp4``, ``.mkv``, ``.mov``, ``.avi``: H.264, yuv420p, constant quality
+``crf``, :data:`X264_OPTIONS`) or a folder of
 ``%06d.png`` files (a name without an extension, or an existing folder).
 Any other extension is refused. Writing is streaming and atomic: frames go
 one at a time into a hidden temporary file or folder next to the
@@ -93,7 +94,14 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 #: Video file extensions :class:`FrameWriter` writes -> PyAV/FFmpeg format name.
 VIDEO_CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
 
-_FRAME_NAME = re.compile(r"^\d+\.png$")  # what a PNG destination folder may hold
+#: libx264 settings beyond the constant quality ``crf``. ``rc-lookahead`` 10
+#: (x264's default is 40) bounds the frames the encoder holds, so that the
+#: memory of a long encode is reached within the first ~20 frames (about 110
+#: MiB less at 1280x720, far more at 4K); at equal file size the quality is
+#: the same within 0.05 dB PSNR (bigbuckbunny, 80 frames at 1280x720).
+X264_OPTIONS = {"rc-lookahead": "10"}
+
+_FRAME_NAME = re.compile(r"^\d{6}\.png$")  # what a PNG destination folder may hold: our own frames
 
 
 class VideoError(ValueError):
@@ -471,7 +479,7 @@ def check_output(dst: PathLike, overwrite: bool = False, protect: Iterable[PathL
     reverse; a missing or unwritable parent folder.
     """
     kind = output_kind(dst)
-    path = Path(dst)
+    path = Path(os.path.abspath(dst))  # '.', '..' and 'a/../b' normalised; symlinks kept
     where = path.resolve()
     for p in protect:
         src = Path(p).resolve()
@@ -479,7 +487,10 @@ def check_output(dst: PathLike, overwrite: bool = False, protect: Iterable[PathL
             what = "is" if where == src else ("is inside" if _inside(where, src) else "contains")
             raise VideoError(f"output {str(dst)!r} {what} the input {str(p)!r}; "
                              "choose an output outside the input")
-    parent = path.parent if str(path.parent) else Path(".")
+    if kind == "png" and where == Path.cwd().resolve():
+        raise VideoError(f"output {str(dst)!r} is the current folder, which the frames would replace; "
+                         "give a new folder name, e.g. -o sr_frames")
+    parent = path.parent
     if not parent.exists():
         raise VideoError(f"output folder {str(parent)!r} does not exist; create it first (mkdir -p {parent})")
     if not parent.is_dir():
@@ -632,7 +643,7 @@ class FrameWriter:
         stream = self._container.add_stream("libx264", rate=self.rate)
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(self.crf)}
+        stream.options = {"crf": str(self.crf), **X264_OPTIONS}
         self._stream = stream
 
     def _join(self):

@@ -90,3 +90,167 @@ def test_sim_forwards_its_options_to_the_regression(capsys):
     assert e.value.code == 0 and "--quick" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["eval", "carphone", "--no-such-option"])
+
+
+# -- streaming, outputs, interruption -------------------------------------------------
+
+def _lr_clip(path, n=3, h=24, w=32, fps=60, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+    return write_frames(frames, path, fps=fps)
+
+
+def _hidden(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_upscale_keeps_the_source_fps_in_every_container(tmp_path):
+    from fractions import Fraction
+
+    from egvsr.model.video import probe
+    clip = _lr_clip(tmp_path / "in60.mp4", fps=60)
+    for ext in (".mp4", ".mkv", ".mov", ".avi"):
+        out = tmp_path / f"sr{ext}"
+        assert main(["upscale", str(clip), "-o", str(out), "--backend", "golden"]) == 0
+        assert probe(out)["fps"] == pytest.approx(60), ext
+        assert read_frames(out).shape == (3, 96, 128, 3), ext
+    assert main(["upscale", str(clip), "-o", str(tmp_path / "sr24.mp4"), "--backend", "golden", "--fps", "24"]) == 0
+    assert probe(tmp_path / "sr24.mp4")["fps"] == pytest.approx(24)
+    assert main(["upscale", "carphone", "--frames", "2", "-o", str(tmp_path / "ntsc.mp4"), "--backend", "golden"]) == 0
+    assert probe(tmp_path / "ntsc.mp4")["rate"] == Fraction(30000, 1001) == probe("carphone")["rate"]
+    assert not _hidden(tmp_path)
+
+
+def test_streamed_frames_equal_the_backend_and_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from egvsr.flow.backends import open_backend
+    lr = read_frames("carphone", max_frames=3)[:, :24, :40]
+    write_frames(lr, tmp_path / "lr")
+    old = os.umask(0o027)
+    try:
+        assert main(["upscale", str(tmp_path / "lr"), "-o", str(tmp_path / "sr"), "--backend", "golden"]) == 0
+        assert main(["upscale", str(tmp_path / "lr"), "-o", str(tmp_path / "sr.mp4"), "--backend", "golden"]) == 0
+    finally:
+        os.umask(old)
+    ref = np.stack(list(open_backend("golden").run(list(lr))))
+    assert np.array_equal(read_frames(tmp_path / "sr"), ref)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "sr.mp4") == 0o640 and mode(tmp_path / "sr") == 0o750
+    assert {mode(p) for p in (tmp_path / "sr").iterdir()} == {0o640}
+
+
+def test_backends_consume_frames_lazily():
+    """The recurrence holds only the temporal padding (pad + 1 = 6 frames) before its first output.
+
+    golden runs ``golden.network.iter_sequence``; torch runs ``model.egvsr.run_recurrent``, which the
+    brevitas backend shares."""
+    from egvsr.flow.backends import open_backend
+    lr = read_frames("carphone", max_frames=9)[:, :16, :16]
+    for name in ("golden", "torch"):
+        pulled = []
+
+        def frames():
+            for f in lr:
+                pulled.append(1)
+                yield f
+        out = open_backend(name).run(frames())
+        next(out)
+        assert len(pulled) == 6, name
+        assert len(list(out)) == 8 and len(pulled) == 9, name
+
+
+def test_overwrite_replaces_an_existing_output(tmp_path):
+    clip = _lr_clip(tmp_path / "in.mp4")
+    (tmp_path / "sr.mp4").write_bytes(b"old")
+    assert main(["upscale", str(clip), "-o", str(tmp_path / "sr.mp4"), "--backend", "golden", "--overwrite"]) == 0
+    assert read_frames(tmp_path / "sr.mp4").shape == (3, 96, 128, 3)
+    write_frames(read_frames(clip)[:1], tmp_path / "sr_png")
+    assert main(["upscale", str(clip), "-o", str(tmp_path / "sr_png"), "--backend", "golden", "--overwrite"]) == 0
+    assert sorted(p.name for p in (tmp_path / "sr_png").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert not _hidden(tmp_path)
+
+
+@pytest.mark.parametrize("exc,rc,msg", [(KeyboardInterrupt, 130, "interrupted; nothing was written"),
+                                        (RuntimeError("the simulator died"), 2, "the simulator died")])
+@pytest.mark.parametrize("out", ["sr.mp4", "sr"])
+def test_a_failure_mid_clip_leaves_nothing(tmp_path, monkeypatch, capsys, exc, rc, msg, out):
+    """Atomic output: a failure at frame 2 leaves no temporary and the old output as it was."""
+    from egvsr.flow.backends import GoldenBackend
+    clip = _lr_clip(tmp_path / "in.mp4", n=5)
+    dst = tmp_path / out
+    if out.endswith(".mp4"):
+        dst.write_bytes(b"old")
+    else:
+        write_frames(read_frames(clip)[:1], dst)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    run = GoldenBackend.run
+
+    def failing(self, frames, progress=None):
+        for i, hr in enumerate(run(self, frames, progress)):
+            if i == 2:
+                raise exc
+            yield hr
+    monkeypatch.setattr(GoldenBackend, "run", failing)
+    assert main(["upscale", str(clip), "-o", str(dst), "--backend", "golden", "--overwrite"]) == rc
+    assert msg in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    if out.endswith(".mp4"):
+        assert dst.read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_while_writing_leaves_nothing(tmp_path, sig):
+    import signal
+    import time
+    clip = _lr_clip(tmp_path / "in.mp4", n=400, h=48, w=64)
+    out = tmp_path / "sr.mp4"
+    p = subprocess.Popen([sys.executable, "-m", "egvsr.flow.cli", "upscale", str(clip), "-o", str(out),
+                          "--backend", "golden"], stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not _hidden(tmp_path) and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(1.5)  # frames are being upscaled and encoded into the hidden temporary
+    assert p.poll() is None, "the upscale finished before it could be interrupted"
+    p.send_signal(getattr(signal, sig))
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_truncated_video_warns(tmp_path, capsys):
+    import av
+    from fractions import Fraction
+    full = tmp_path / "full.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(full), "w", format="mp4", options={"movflags": "faststart"}) as c:  # index first
+        s = c.add_stream("libx264", rate=Fraction(25))
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(20):
+            img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            for pk in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    with av.open(str(full)) as c:
+        packets = [(q.pos, q.size) for q in c.demux(video=0) if q.size]
+    cut = tmp_path / "cut.mp4"  # cut on a packet boundary: decodes without an error
+    cut.write_bytes(full.read_bytes()[:packets[9][0] + packets[9][1]])
+    assert main(["upscale", str(cut), "-o", str(tmp_path / "sr"), "--backend", "golden"]) == 0
+    err = capsys.readouterr().err
+    assert "egvsr upscale: warning:" in err and "yielded 10 frames but its header announces 20" in err
+    assert len(list((tmp_path / "sr").iterdir())) == 10
+
+
+def test_eval_json_is_valid_for_a_flat_clip(tmp_path, capsys):
+    write_frames(np.full((3, 48, 48, 3), 128, np.uint8), tmp_path / "flat")
+    assert main(["eval", str(tmp_path / "flat"), "--backend", "golden", "--json"]) == 0
+
+    def no_constants(name):
+        raise AssertionError(f"{name} is not JSON")
+    res = json.loads(capsys.readouterr().out, parse_constant=no_constants)
+    assert res["bicubic"]["psnr_y"] is None and res["frames"] == 3  # exact: infinite PSNR
+    assert main(["eval", str(tmp_path / "flat"), "--backend", "golden"]) == 0
+    assert "PSNR-Y inf dB" in capsys.readouterr().out

@@ -148,3 +148,96 @@ def test_bad_frame_array(tmp_path):
         video.write_frames(np.zeros((2, 8, 8), np.uint8)[..., None], tmp_path / "x")
     with pytest.raises(VideoError, match="at least one"):
         video.write_frames(np.zeros((0, 8, 8, 3), np.uint8), tmp_path / "x")
+
+
+def test_folder_frames_in_natural_order(tmp_path):
+    import imageio.v3 as iio
+
+    for i, name in enumerate(["frame1.png", "frame2.png", "frame10.png", "Frame11.png"]):
+        iio.imwrite(tmp_path / name, np.full((8, 8, 3), i, np.uint8))
+    assert [int(f[0, 0, 0]) for f in video.read_frames(tmp_path)] == [0, 1, 2, 3]
+    assert sorted(["b10", "a2", "b9", "a10"], key=video.natural_key) == ["a2", "a10", "b9", "b10"]
+
+
+@pytest.mark.parametrize("ext", sorted(video.VIDEO_CONTAINERS))
+def test_every_container_round_trips(tmp_path, ext):
+    clip = _random_clip(n=5, h=32, w=48)
+    out = video.write_frames(iter(list(clip)), tmp_path / f"c{ext}", fps=50)  # a generator streams
+    assert video.read_frames(out).shape == clip.shape
+    assert video.probe(out)["fps"] == pytest.approx(50)
+    assert [p.name for p in tmp_path.iterdir()] == [f"c{ext}"]
+
+
+def test_unsupported_output_refused(tmp_path):
+    for name in ("c.webm", "c.gif", "c.png", "frames.v2"):
+        with pytest.raises(VideoError, match="not a supported output"):
+            video.write_frames(_random_clip(n=1), tmp_path / name)
+    assert video.output_kind(str(tmp_path / "frames.v2") + "/") == "png"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_never_the_input(tmp_path):
+    src = video.write_frames(_random_clip(n=2), tmp_path / "lr")
+    for dst in (src, src / "sr.mp4", tmp_path):
+        with pytest.raises(VideoError, match="the input"):
+            video.write_frames(_random_clip(n=1), dst, overwrite=True, protect=[src])
+    assert sorted(p.name for p in src.iterdir()) == ["000000.png", "000001.png"]
+
+
+@pytest.mark.parametrize("queue", [0, 2])
+@pytest.mark.parametrize("name", ["c.mp4", "c"])
+def test_writer_interrupted_leaves_the_old_output(tmp_path, queue, name):
+    old = video.write_frames(_random_clip(n=1, seed=1), tmp_path / name)
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(KeyboardInterrupt):
+        with video.FrameWriter(old, fps=25, overwrite=True, queue=queue) as w:
+            for f in _random_clip(n=3):
+                w.write(f)
+            raise KeyboardInterrupt
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_background_writer_equals_direct(tmp_path):
+    clip = _random_clip(n=6)
+    with video.FrameWriter(tmp_path / "a", queue=2) as w:
+        for f in clip:
+            w.write(f)
+    assert w.written == 6
+    np.testing.assert_array_equal(video.read_frames(tmp_path / "a"), clip)
+    with pytest.raises(VideoError, match="same size"):  # an encoder error reaches the caller
+        with video.FrameWriter(tmp_path / "b", queue=2) as w:
+            w.write(clip[0])
+            w.write(clip[0][:10])
+            w.write(clip[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_prefetch_passes_items_and_errors():
+    assert list(video.prefetch(iter(range(10)), 2)) == list(range(10))
+
+    def broken():
+        yield 1
+        raise VideoError("decoding failed")
+    it = video.prefetch(broken(), 2)
+    assert next(it) == 1
+    with pytest.raises(VideoError, match="decoding failed"):
+        next(it)
+    pulled = []
+
+    def endless():
+        while True:
+            pulled.append(1)
+            yield 0
+    it = video.prefetch(endless(), 3)
+    next(it)
+    it.close()  # stops and joins the thread
+    n = len(pulled)
+    assert n <= 6 and len(pulled) == n
+
+
+def test_bad_fps_refused(tmp_path):
+    for fps in (0, -1, float("nan"), float("inf"), "25"):
+        with pytest.raises(VideoError, match="fps"):
+            video.write_frames(_random_clip(n=1), tmp_path / "c.mp4", fps=fps)
+    assert list(tmp_path.iterdir()) == []
