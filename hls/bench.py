@@ -2,8 +2,9 @@
 
 - C-sim frames/s of the `tiny` SRNet top at 240x135 (LR),
 - project generation and g++ compile time,
-- estimated fps for each board at 960x540 (reuse factors planned per board,
-  `egvsr.plan.make_plan` with impl "hls", as `make hls` does).
+- estimated fps, DSP, BRAM36 and LUT for each board at 960x540 (reuse factors
+  planned per board within its DSP, BRAM and LUT budgets, `egvsr.plan.make_plan`
+  with impl "hls", as `make hls` does).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
         est, _ = plan_estimate(plan, graph, P)
         boards[name] = {"part": b.part, "clock_mhz": b.clock_mhz, "dsp_budget": plan["dsp_budget"],
                         "fps_960x540": est["fps"], "dsp": est["dsp"], "bram36": est["bram36"],
+                        "lut": est["lut"], "lut_budget": est["lut_budget"],
                         "bottleneck": est["bottleneck"], "target_met": est["target_met"],
                         "why_not": est["why_not"], "reuse": reuse_factors(graph, plan["folding"])}
     kv = get_board(cfg["board"])

@@ -408,8 +408,9 @@ def plan_estimate(plan: dict, graph, pixels_per_beat: int) -> tuple[dict, list]:
     """(totals, per-layer rows) of the report's estimate, read from an HLS `plan` of `graph`.
 
     Per layer: input size, channels, MACs per LR pixel, reuse factor (convs), DSP,
-    BRAM36, II (clocks per pixel, from the op's cost model), frame clocks and the
-    fps the layer alone would allow at the board clock.
+    BRAM36, LUT, II (clocks per pixel of its input map, from the op's cost model;
+    a conv's counts the zero-padded map), frame clocks and the fps the layer alone
+    would allow at the board clock.
     """
     clk = float(plan["clock_mhz"]) * 1e6
     lr_w, lr_h = plan["lr"]
@@ -423,11 +424,12 @@ def plan_estimate(plan: dict, graph, pixels_per_beat: int) -> tuple[dict, list]:
         rows.append({"name": node.name, "op": node.op.name, "h": h, "w": w,
                      "cin": node.inputs[0].channels, "cout": node.output.channels,
                      "macs_per_lr_pixel": round(r["macs_per_lr_pixel"], 3), "rf": reuse.get(node.name),
-                     "dsp": r["dsp"], "bram36": _num(r["bram36"]),
-                     "ii_clocks_per_pixel": _num(cost.clocks_per_pixel),
+                     "dsp": r["dsp"], "bram36": _num(r["bram36"]), "lut": int(r.get("lut", 0)),
+                     "ii_clocks_per_pixel": _num(round(cost.clocks_per_pixel, 3)),
                      "frame_clocks": _num(r["clocks_per_frame"]),
                      "fps_alone": round(clk / r["clocks_per_frame"], 2)})
     est = {"fps": round(plan["fps"], 3), "dsp": plan["dsp"], "bram36": _num(plan["bram36"]),
+           "lut": int(plan.get("lut", 0)), "lut_budget": plan.get("lut_budget"),
            "bottleneck": plan["bottleneck"], "frame_clocks": _num(plan["frame_clocks"]),
            "macs_per_lr_pixel": round(plan["macs_per_lr_pixel"], 3),
            "target_met": bool(plan["meets_target"]), "why_not": plan["reason"]}
@@ -444,7 +446,8 @@ def _report(cfg, bundle, board, budget, reuse, est, layers, full, verdicts, fifo
         "name": cfg["name"], "preset": bundle.manifest.get("preset"), "bundle": str(cfg["_bundle_path"]),
         "bundle_sha256": bundle.sha256, "qonnx": str(cfg["_qonnx_path"]) if cfg["_qonnx_path"] else None,
         "board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dsp": board.dsp,
-                  "dsp_budget": budget, "bram36": board.bram36},
+                  "dsp_budget": budget, "bram36": board.bram36, "lut": board.lut,
+                  "lut_budget": est.get("lut_budget")},
         "lr": [cfg["lr_height"], cfg["lr_width"]], "hr": [hr_h, hr_w],
         "target_fps": float(cfg["target_fps"]), "pixels_per_beat": cfg["pixels_per_beat"],
         "estimate": est,
@@ -469,20 +472,27 @@ def _write_report(out: Path, rep: dict):
          f"- board {b['name']}: {b['part']} at {b['clock_mhz']:g} MHz, {b['dsp']} DSP (budget {b['dsp_budget']})",
          f"- LR {rep['lr'][1]}x{rep['lr'][0]} -> HR {rep['hr'][1]}x{rep['hr'][0]}, target {rep['target_fps']:g} fps, "
          f"pixel shuffle {rep['pixels_per_beat']} HR pixel(s) per output word",
-         f"- estimate: **{e['fps']:.2f} fps**, {e['dsp']} DSP, {e['bram36']} BRAM36, bottleneck `{e['bottleneck']}` "
+         f"- estimate: **{e['fps']:.2f} fps**, {e['dsp']} DSP, {e['bram36']} BRAM36, ~{e['lut']:,} LUT, "
+         f"bottleneck `{e['bottleneck']}` "
          f"({e['frame_clocks']} clocks/frame), {e['macs_per_lr_pixel']:.0f} MACs per LR pixel",
          f"- target {'met' if e['target_met'] else 'NOT met: ' + str(e['why_not'])}",
          f"- BRAM36 estimate {e['bram36']} of {b['bram36']} on the part"
          + ("" if e["bram36"] <= b["bram36"] else " (**does not fit**: lower lr_width or use URAM)"),
+         f"- LUT estimate ~{e['lut']:,} of {b['lut']:,} on the part"
+         + ("" if b.get("lut_budget") is None else f", budget {b['lut_budget']:,}"
+            + ("" if e["lut"] <= b["lut_budget"] else " (**over the budget**)"))
+         + " (line buffers as SRL shift registers, operand muxes, accumulators; multipliers in DSPs)",
          f"- full-size SRNet top C-sim compiled with g++: "
          + (f"yes ({rep['full_top_compiled_s']} s)" if rep.get("full_top_compiled_s") is not None else "no"), "",
-         "## Layers (estimates; DSP = one per parallel multiplier, II in clocks per pixel)", "",
-         "| layer | op | in HxW | MACs/LR px | RF | DSP | BRAM36 | II | fps alone |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "## Layers (estimates; DSP = one per parallel multiplier, II in clocks per pixel of the input "
+         "map; a conv's II is per pixel of its zero-padded map: RF + 11 clocks where the 3x3 window is "
+         "full, 4 on the border, as hls4ml's Resource strategy does not pipeline the pixel loop)", "",
+         "| layer | op | in HxW | MACs/LR px | RF | DSP | BRAM36 | LUT | II | fps alone |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rep["layers"]:
         L.append(f"| {r['name']} | {r['op']} | {r['h']}x{r['w']} | {r['macs_per_lr_pixel']:.0f} | "
                  f"{r['rf'] if r['rf'] is not None else '-'} | {r['dsp']} | {r['bram36']} | "
-                 f"{r['ii_clocks_per_pixel']} | {r['fps_alone']:.1f} |")
+                 f"{r.get('lut', 0):,} | {r['ii_clocks_per_pixel']} | {r['fps_alone']:.1f} |")
     L += ["", "## Stream FIFOs of the SRNet top (depth from pipeline latency; hls4ml default = whole tensor)", "",
           "| stream | producer -> consumer | depth | hls4ml default | why |", "|---|---|---|---|---|"]
     for f in rep["fifos"]:

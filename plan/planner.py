@@ -2,14 +2,16 @@
 
 ``make_plan(bundle, board, impl="rtl"|"hls", lr_w, lr_h, fps)`` asks every
 node's op (`golden.oplib`) for the foldings its implementation offers and
-their cost (clocks, DSP, BRAM36), runs `search.search` against the board's
-budget (`board.boards`, less `headroom`) and returns a plan dict:
+their cost (clocks, DSP, BRAM36, LUT), runs `search.search` against the board's
+budgets (DSP, BRAM36 and LUT of `board.boards`, less `headroom`) and returns a
+plan dict:
 
 - `folding`: layer -> folding (rtl conv3x3: [PI, PO]; hls conv3x3: reuse
   factor; the output pixel_shuffle: pixels per beat P), the part a user
   edits and rebuilds from (`egvsr build --steps plan,...` keeps an edited
   ``plan.json`` when its inputs are unchanged, see `flow.steps`),
-- `layers`: per layer its op, folding, clocks per frame, DSP, BRAM36,
+- `layers`: per layer its op, folding, clocks per frame, DSP, BRAM36, LUT
+  (where the op's cost model has one: the hls conv; 0 elsewhere),
   MACs per LR pixel,
 - `bottleneck`, `frame_clocks`, `fps` at the board clock, totals and
   budgets, `meets_target` and `reason` (what it would take).
@@ -73,7 +75,9 @@ def node_env(graph, node, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None) ->
 
 
 def frame_clocks(op, impl, node, cost, env) -> float:
-    return cost.clocks_per_pixel * op.pixels(impl, node, env)
+    # rounded: a cost model may give a frame's clocks as a fraction per pixel
+    # (the hls conv: border and inner pixels cost differently), which floats miss by 1 ulp
+    return round(cost.clocks_per_pixel * op.pixels(impl, node, env), 6)
 
 
 def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=None) -> list:
@@ -130,9 +134,9 @@ def _jsonable(f):
 def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: int | None = None,
               fps: float | None = None, net: str = "srnet", headroom: float = 0.1,
               pixels_per_beat: int | None = None, max_w: int | None = None,
-              dsp_budget: int | None = None) -> dict:
+              dsp_budget: int | None = None, lut_budget: int | None = None) -> dict:
     """The plan of `net` of `bundle` on `board` (a name in `board.boards` or a dict
-    with `clock_mhz` and optional `dsp`, `bram36`, `lr_w`, `lr_h`, `fps`)."""
+    with `clock_mhz` and optional `dsp`, `bram36`, `lut`, `lr_w`, `lr_h`, `fps`)."""
     if impl not in oplib.IMPLS:
         raise PlanError(f"implementation {impl!r} is not one of {oplib.IMPLS}")
     bundle, graph = _graph(bundle, net)
@@ -145,9 +149,12 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
     if dsp_budget is None:
         dsp_budget = int(math.floor(bd.get("dsp", 10 ** 9) * (1.0 - headroom)))
     bram_budget = bd.get("bram36", 10 ** 9) * (1.0 - headroom)
+    if lut_budget is None:
+        lut_budget = int(math.floor(bd.get("lut", 10 ** 12) * (1.0 - headroom)))
     items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat)
     target = clk // fps if impl == "hls" else clk / fps
-    res = search(items, target, dsp_budget, bram_budget, what=f"{fps:g} fps at {lr_w}x{lr_h}")
+    res = search(items, target, dsp_budget, bram_budget, what=f"{fps:g} fps at {lr_w}x{lr_h}",
+                 lut_budget=lut_budget)
     folding = {k: _jsonable(o.fold) for k, o in res["design"].items()}
     ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat)
     reasons = list(res["reasons"])
@@ -166,6 +173,7 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
             "pixels_per_beat": _out_p(graph, folding, pixels_per_beat), "headroom": headroom,
             "folding": folding, **ev, "dsp_budget": dsp_budget, "dsp_board": bd.get("dsp"),
             "bram36_budget": bram_budget, "bram36_board": bd.get("bram36"),
+            "lut_budget": lut_budget,
             "lut_board": bd.get("lut"), "meets_target": bool(res["meets_target"]),
             "reason": "; ".join(reasons) or None}
 
@@ -190,6 +198,8 @@ def refresh(plan: dict, bundle) -> dict:
     if ev["bram36"] > plan["bram36_budget"]:
         why.append(f"it needs ~{ev['bram36']:.1f} BRAM36, over the budget of "
                    f"{plan['bram36_budget']:.0f}")
+    if plan.get("lut_budget") is not None and ev["lut"] > plan["lut_budget"]:
+        why.append(f"it needs ~{ev['lut']:,} LUTs, over the budget of {plan['lut_budget']:,}")
     new["meets_target"] = not why
     new["reason"] = "; ".join(why) or None
     return new

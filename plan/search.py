@@ -1,14 +1,16 @@
 """The folding search both implementations use (FINN's "set folding" step).
 
 Input: one `Item` per node: the foldings it offers, each with its frame
-clocks and its cost (DSP, BRAM36, a "cheapness" key). A design for a
+clocks and its cost (DSP, BRAM36, LUT, a "cheapness" key). A design for a
 bottleneck of T clocks per frame takes, for every node, the cheapest folding
 that needs at most T clocks; the frame then takes max(clocks) clocks.
 
 `search` returns the cheapest design that meets the target (the largest
 candidate T <= the target's clocks per frame), or, when that is impossible
-or over the DSP/BRAM budget, the fastest design within the budget, with
-the reasons in plain words.
+or over the DSP/BRAM/LUT budget, the fastest design within the budgets, with
+the reasons in plain words. When no design fits the BRAM or LUT budget it
+takes the fastest one within the DSPs (and says so); when even the most
+folded design needs too many DSPs, that one.
 """
 from __future__ import annotations
 
@@ -48,11 +50,25 @@ def _design(items, T):
 
 
 def _totals(d):
-    return sum(o.dsp for o in d.values()), sum(o.bram36 for o in d.values())
+    return (sum(o.dsp for o in d.values()), sum(o.bram36 for o in d.values()),
+            sum(o.lut for o in d.values()))
+
+
+def _over(d, dsp_budget, bram_budget, lut_budget) -> list:
+    """What a design exceeds, in words (empty when it fits)."""
+    dsp, bram, lut = _totals(d)
+    out = []
+    if dsp > dsp_budget:
+        out.append(f"{dsp} DSPs (multipliers), over the budget of {dsp_budget}")
+    if bram > bram_budget:
+        out.append(f"~{bram:.1f} BRAM36, over the budget of {bram_budget:.0f}")
+    if lut > lut_budget:
+        out.append(f"~{lut:,} LUTs, over the budget of {lut_budget:,.0f}")
+    return out
 
 
 def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: float,
-           what: str = "the target") -> dict:
+           what: str = "the target", lut_budget: float = float("inf")) -> dict:
     """{design: {name: Option}, meets_target, reasons: [str]} (see the module docstring)."""
     cands = sorted({o.clocks for it in items for o in it.options})
     reasons = []
@@ -66,38 +82,38 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
                        f"folding ({fastest.fold}), more than the {target_clocks:.0f} a frame may "
                        f"take at {what}")
     else:
-        dsp, bram = _totals(d)
-        if dsp > dsp_budget:
-            reasons.append(f"meeting {what} needs {dsp} DSPs (multipliers), over the budget of "
-                           f"{dsp_budget}")
-        elif bram > bram_budget:
-            reasons.append(f"meeting {what} needs ~{bram:.1f} BRAM36, over the budget of "
-                           f"{bram_budget:.0f}")
+        over = _over(d, dsp_budget, bram_budget, lut_budget)
+        if over:
+            reasons.append(f"meeting {what} needs " + " and ".join(over))
         else:
             chosen = d
     meets = chosen is not None
     if chosen is None:
-        bram_note = None
-        for c in cands:                      # the fastest design in budget
+        note = None
+        for c in cands:                      # the fastest design within every budget
             d = _design(items, c)
             if d is None:
                 continue
-            dsp, bram = _totals(d)
-            if dsp <= dsp_budget and bram <= bram_budget:
+            over = _over(d, dsp_budget, bram_budget, lut_budget)
+            if not over:
                 chosen = d
                 break
-            if dsp <= dsp_budget and bram_note is None:
-                bram_note = (f"a frame in {c:.0f} clocks would fit the DSPs ({dsp}) but needs "
-                             f"~{bram:.1f} BRAM36, over the budget of {bram_budget:.0f}")
-        if chosen is not None and bram_note:
-            reasons.append(bram_note)
+            if note is None and _totals(d)[0] <= dsp_budget:
+                note = f"a frame in {c:.0f} clocks would fit the DSPs ({_totals(d)[0]}) but needs " \
+                       + " and ".join(o for o in over if "DSP" not in o)
+        if chosen is not None and note:
+            reasons.append(note)
     if chosen is None:
-        for c in cands:                      # BRAM can not be met: the fastest within the DSPs
+        for c in cands:                      # BRAM/LUT can not be met: the fastest within the DSPs
             d = _design(items, c)
             if d is not None and _totals(d)[0] <= dsp_budget:
                 chosen = d
-                reasons.append(f"the BRAM estimate ~{_totals(d)[1]:.1f} BRAM36 exceeds the budget "
-                               f"of {bram_budget:.0f} even at the slowest design")
+                reasons.append("even the slowest design exceeds the budget: "
+                               + " and ".join(_over(_design(items, cands[-1]), dsp_budget,
+                                                    bram_budget, lut_budget))
+                               + f"; taking the fastest design within the DSPs ({c:.0f} clocks a "
+                                 f"frame: " + " and ".join(_over(d, dsp_budget, bram_budget,
+                                                                 lut_budget)) + ")")
                 break
     if chosen is None:
         chosen = _design(items, cands[-1])

@@ -22,7 +22,7 @@ from egvsr.golden.synth import random_bundle  # noqa: E402
 from egvsr.hls.build import plan_estimate, plan_hls  # noqa: E402
 from egvsr.hls.convert import hls_layer_map, reuse_factors  # noqa: E402
 from egvsr.hls.cores import NET, TOP, build_core  # noqa: E402
-from egvsr.plan import make_plan, node_env  # noqa: E402
+from egvsr.plan import make_plan, node_env, plan_items  # noqa: E402
 
 LR_W, LR_H = 960, 540
 
@@ -71,6 +71,8 @@ def test_plan_reuse_valid_and_within_budget(bundles, board, net, P):
         assert plan["reason"]  # the report says why
         if "even the most folded design" not in plan["reason"]:
             assert plan["dsp"] <= budget
+    if plan["meets_target"] or not re.search("even the (most folded|slowest) design", plan["reason"]):
+        assert plan["bram36"] <= plan["bram36_budget"] and plan["lut"] <= plan["lut_budget"]
     # the fewest DSPs for the reached throughput: no conv could take a larger valid RF
     for node in convs:
         env = node_env(graph, node, "hls", LR_W, LR_H, pixels_per_beat=P)
@@ -83,12 +85,68 @@ def test_plan_reuse_valid_and_within_budget(bundles, board, net, P):
 
 def test_target_met_on_u250_and_explained_on_kv260(bundles):
     tiny = bundles["tiny"]
-    assert _plan(tiny, "u250", 60, 4)["meets_target"]
+    assert _plan(tiny, "u250", 30, 4)["meets_target"]
+    # hls4ml's Resource strategy does not pipeline a conv's pixel loop: even at RF 1 every
+    # output pixel costs 1 + 11 clocks, so 60 fps at 960x540 is out of reach at 300 MHz
+    u = _plan(tiny, "u250", 60, 4)
+    assert not u["meets_target"] and "even at its fastest folding (1)" in u["reason"]
     kv = _plan(tiny, "kv260", 60, 4)
-    assert not kv["meets_target"] and "DSP" in kv["reason"]
+    assert not kv["meets_target"]
+    assert re.search(r"DSPs|BRAM36|LUTs", kv["reason"])   # the budget that stops it, by name
+    assert kv["dsp"] <= kv["dsp_budget"] and kv["bram36"] <= kv["bram36_budget"]
+    assert kv["lut"] <= kv["lut_budget"] == int(get_board("kv260").lut * 0.9)
     # one HR pixel per output word caps the pixel shuffle at clock / (16 * H * W)
     u1 = _plan(tiny, "u250", 60, 1)
     assert not u1["meets_target"] and "pixel_shuffle" in u1["reason"]
+
+
+def _fits_any(fast, budgets) -> bool:
+    """Whether some choice of one option per node (from the `fast` lists) keeps every sum
+    within `budgets` (dsp, bram36, lut): exhaustive search with lower-bound pruning."""
+    keys = ("dsp", "bram36", "lut")
+    rest = [[sum(min(getattr(o, k) for o in f) for f in fast[i:]) for k in keys]
+            for i in range(len(fast) + 1)]
+
+    def go(i, acc):
+        if any(a + r > b for a, r, b in zip(acc, rest[i], budgets)):
+            return False
+        if i == len(fast):
+            return True
+        return any(go(i + 1, [a + getattr(o, k) for a, k in zip(acc, keys)]) for o in fast[i])
+    return go(0, [0, 0, 0])
+
+
+@pytest.mark.parametrize("board", ["kv260", "zcu104", "u250"])
+def test_fastest_design_within_all_budgets(bundles, board):
+    """No faster frame time fits DSP, BRAM and LUT at once: with every node at a folding
+    faster than the plan's bottleneck (any combination, searched exhaustively) some budget
+    is exceeded, while the plan's own design fits all three."""
+    tiny = bundles["tiny"]
+    plan = _plan(tiny, board, 60, 4)
+    budgets = (plan["dsp_budget"], plan["bram36_budget"], plan["lut_budget"])
+    assert plan["dsp"] <= budgets[0] and plan["bram36"] <= budgets[1] and plan["lut"] <= budgets[2]
+    items = plan_items(tiny.graph(NET), "hls", LR_W, LR_H, pixels_per_beat=4)
+    faster = [[o for o in it.options if o.clocks < plan["frame_clocks"]] for it in items]
+    assert not (all(faster) and _fits_any(faster, budgets)), board
+    assert _fits_any([[o for o in it.options if o.clocks <= plan["frame_clocks"]] for it in items],
+                     budgets)  # the search itself finds the plan's frame time
+    assert plan["lut"] == sum(r["lut"] for r in plan["layers"].values()) > 0
+
+
+def test_lut_budget_binds(bundles):
+    """A board with few LUTs: the plan stays within them (here at a slower design) and the
+    reason names the LUT budget."""
+    tiny = bundles["tiny"]
+    bd = dict(get_board("kv260").__dict__, name="kv260-small", bram36=10 ** 6)
+    free = make_plan(tiny, bd, impl="hls", lr_w=LR_W, lr_h=LR_H, fps=60, pixels_per_beat=4,
+                     dsp_budget=10 ** 6, lut_budget=10 ** 9)
+    tight = make_plan(tiny, bd, impl="hls", lr_w=LR_W, lr_h=LR_H, fps=60, pixels_per_beat=4,
+                      dsp_budget=10 ** 6, lut_budget=free["lut"] - 1)
+    assert tight["lut"] <= free["lut"] - 1 < free["lut"]
+    assert tight["fps"] < free["fps"] and "LUTs, over the budget" in tight["reason"]
+    none = make_plan(tiny, bd, impl="hls", lr_w=LR_W, lr_h=LR_H, fps=60, pixels_per_beat=4,
+                     dsp_budget=10 ** 6, lut_budget=1000)
+    assert "even the slowest design exceeds the budget" in none["reason"] and "LUTs" in none["reason"]
 
 
 def test_report_rows_from_plan(bundles):
@@ -99,8 +157,16 @@ def test_report_rows_from_plan(bundles):
     rows = {r["name"]: r for r in rows}
     assert rows["conv_in"]["macs_per_lr_pixel"] == 9 * 51 * 16
     assert rows["conv_in"]["dsp"] == math.ceil(9 * 51 * 16 / rows["conv_in"]["rf"])
-    assert rows["conv_in"]["ii_clocks_per_pixel"] == rows["conv_in"]["rf"]
-    assert rows["rb0_conv1"]["bram36"] > 0  # line buffers: 2 rows of 962 x 16 x 8 bits
+    # RF + 11 clocks per pixel with a full 3x3 window, 4 per border pixel of the padded map
+    rf, h, w = rows["conv_in"]["rf"], LR_H, LR_W
+    assert rows["conv_in"]["frame_clocks"] == h * w * (rf + 11) + (2 * h + 2 * w + 4) * 4
+    assert rows["conv_in"]["ii_clocks_per_pixel"] == pytest.approx(
+        rows["conv_in"]["frame_clocks"] / ((h + 2) * (w + 2)), abs=1e-3)
+    # weights: RF words of block_factor * 8 bits in block RAM; line buffers: SRL LUTs
+    rb = rows["rb0_conv1"]
+    assert rb["bram36"] == math.ceil(rb["dsp"] * 8 / 72)
+    assert rb["lut"] >= 2 * 16 * 8 * math.ceil((LR_W + 2) / 32)
+    assert est["lut"] == sum(r["lut"] for r in rows.values()) == plan["lut"]
     assert rows["pixel_shuffle"]["ii_clocks_per_pixel"] == 4 and rows["pixel_shuffle"]["rf"] is None
     assert est["macs_per_lr_pixel"] == 9 * (51 * 16 + 4 * 16 * 16 + 16 * 48)
     assert est["dsp"] == sum(r["dsp"] for r in rows.values()) == plan["dsp"]

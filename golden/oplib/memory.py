@@ -8,7 +8,8 @@ Two models, because the two implementations map memories differently:
   64 entries and weight ROMs shallower than `ROM_BLOCK_MIN` words are LUTs.
 - `hls_bram36` (hls4ml projects): one BRAM36 per 72 bits up to 512 deep,
   per 36 bits up to 1024 deep, then per 1024 words; memories shallower than
-  128 words are LUTRAM (0 BRAM).
+  128 words are LUTRAM (0 BRAM) unless a pragma binds them to block RAM (the
+  weight ROM of hls4ml's Resource strategy, see `hls_cost`).
 
 Both are estimates, not synthesis reports.
 """
@@ -30,9 +31,10 @@ def bram18(width_bits: int, depth: int) -> int:
     return min(math.ceil(width_bits / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
 
 
-def hls_bram36(width_bits: int, depth: int) -> int:
-    """BRAM36 blocks for a width x depth memory in an HLS project (0 when LUTRAM)."""
-    if depth <= 0 or width_bits <= 0 or depth < HLS_LUTRAM_DEPTH:
+def hls_bram36(width_bits: int, depth: int, lutram_below: int = HLS_LUTRAM_DEPTH) -> int:
+    """BRAM36 blocks for a width x depth memory in an HLS project (0 when LUTRAM: shallower
+    than `lutram_below` words; 0 for a memory a pragma binds to block RAM)."""
+    if depth <= 0 or width_bits <= 0 or depth < lutram_below:
         return 0
     if depth <= 512:
         return math.ceil(width_bits / 72)
