@@ -47,6 +47,32 @@ def rtl_dsp(pi: int, po: int, pack: bool) -> int:
     return 9 * pi * (ceil_div(po, 2) if pack else po)
 
 
+def rtl_lut(cin, cout, in_bits, w_bits, pi, po, pack: bool = False) -> int:
+    """An estimate of conv3x3.v's LUTs (the multipliers are DSPs, line buffers BRAM):
+    PO adder trees of 9*PI - 1 adders and the high-lane borrow adders of the packed
+    multipliers at 2 LUTs per sum bit (the sums grow from the product width by one
+    bit a level), the weight ROM when it is LUT ROM (fewer than ROM_BLOCK_MIN
+    words: one LUT6 per bit per 64 words), the input-group select of the taps
+    and the requantization. Calibrated on yosys synth_xilinx -family xcup of two
+    cores (16->16 PI6 PO4 packed: 16.3k LUT measured, 15.8k estimated; PI4 PO2:
+    3.6k measured, 3.7k estimated). An estimate, not a synthesis report."""
+    pw = in_bits + 1 + w_bits
+    n = 9 * pi
+    tree, width, left = 0, pw + 1, n
+    while left > 1:
+        tree += (left // 2) * width
+        left = (left + 1) // 2
+        width += 1
+    ni, no = ceil_div(cin, pi), ceil_div(cout, po)
+    f = ni * no
+    word = pi * ceil_div(po, 2) * 9 * PACK_FIELD_BITS if pack else pi * po * 9 * w_bits
+    rom = word * ceil_div(f, 64) if f < ROM_BLOCK_MIN else 0
+    mux = 9 * pi * (in_bits + 1) * ceil_div(ni - 1, 3) if ni > 1 else 0
+    lanes = ceil_div(po, 2) * n * pw if pack else 0
+    acc_w = max(pw + (9 * ni * pi - 1).bit_length() + 1, 32) + 1
+    return 2 * (po * tree + lanes) + rom + mux + po * 2 * acc_w
+
+
 def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -> int:
     """conv3x3.v: two line buffers of `line_w` pixels + the weight ROM (F words)."""
     f = ceil_div(cin, pi) * ceil_div(cout, po)
@@ -128,7 +154,7 @@ class Conv3x3(Op):
         n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]), pack)
         dsp = rtl_dsp(pi, po, pack)
         return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=dsp, bram36=n18 / 2,
-                    key=(dsp, n18, -pi))
+                    lut=rtl_lut(cin, cout, in_bits, wb, pi, po, pack), key=(dsp, n18, -pi))
 
     # HLS
     def hls_qonnx(self, b, L, xs, bundle):
@@ -187,4 +213,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "can_pack", "ACT_CODE"]
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "can_pack", "ACT_CODE"]
