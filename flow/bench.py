@@ -3,12 +3,15 @@
 Suites: ``model`` (float fps at 960x540), ``golden`` (golden vs qonnx vs
 onnxruntime), ``hls`` (C-sim fps, compile time, estimated board fps), ``rtl``
 (simulated cycles/s, II, yosys figures; the long regression), ``board``
-(simulated-device throughput). Each writes its own JSON file.
+(simulated-device throughput), ``io`` (peak RSS of ``egvsr upscale`` on short
+and long clips: streaming keeps memory flat). Each writes its own JSON file.
 """
 from __future__ import annotations
 
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,12 +40,88 @@ def _rtl(out):
     return regression(["--bundle", str(default_bundle_path()), "--out", str(out)])
 
 
+# peak RSS (KiB, Linux ru_maxrss) of one child process, measured from a fresh parent
+_PEAK_RSS = ("import json, resource, subprocess, sys, time; t = time.time(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(json.dumps({'rc': r.returncode, 'seconds': time.time() - t, 'stderr': r.stderr[-2000:], "
+             "'peak_rss_kib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+
+
+def _io_clip(path, n, w=320, h=180, fps=30):
+    """A moving, textured w x h clip of n frames (H.264), written once."""
+    import numpy as np
+
+    from egvsr.model.video import write_frames
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 24, size=(h, w, 3), dtype=np.uint8)
+
+    def frames():
+        for t in range(n):
+            img = np.stack([(xx * 2 + 3 * t) % 256, (yy * 3 + 2 * t) % 256, ((xx + yy) // 2 + t) % 256], -1)
+            yield (img.astype(np.uint8) // 2 + np.roll(noise, t, axis=1))
+    return write_frames(frames(), path, fps=fps, overwrite=True)
+
+
+def _io(out, lengths=(20, 200), long=400, kinds=("png", "mp4")):
+    """Peak RSS of ``egvsr upscale --backend golden`` on 320x180 clips of 20 and 200 frames.
+
+    Each run is its own process (``python -m egvsr.flow.cli``) under a fresh
+    parent that reads ``RUSAGE_CHILDREN``. Both outputs are measured, a PNG
+    folder and an H.264 mp4, and the mp4 also at ``long`` frames. libx264
+    holds a fixed window of frames (``video.X264_OPTIONS``: rc-lookahead 10,
+    plus B-frames and frame threads) that fills within the first ~20 frames.
+    """
+    import shutil
+
+    import av
+    work = Path("build/bench_io")
+    work.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for n in sorted(set(lengths) | {long}):
+        clip = _io_clip(work / f"clip{n}.mp4", n)
+        for kind in kinds:
+            if kind == "png" and n == long:
+                continue
+            dst = work / (f"sr{n}.mp4" if kind == "mp4" else f"sr{n}_png")
+            shutil.rmtree(dst, ignore_errors=True) if dst.is_dir() else dst.unlink(missing_ok=True)
+            cmd = [sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "egvsr.flow.cli", "upscale", str(clip),
+                   "-o", str(dst), "--backend", "golden"]
+            r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+            if r["rc"] != 0:
+                print(r["stderr"], file=sys.stderr)
+                raise RuntimeError(f"egvsr upscale on {n} frames to {kind} failed (exit {r['rc']})")
+            runs[f"{kind}_{n}"] = {"frames": n, "output": kind, "peak_rss_mib": round(r["peak_rss_kib"] / 1024, 1),
+                                   "seconds": round(r["seconds"], 1)}
+            print(f"  {kind} {n} frames: peak RSS {runs[f'{kind}_{n}']['peak_rss_mib']} MiB, "
+                  f"{r['seconds']:.0f} s", flush=True)
+            shutil.rmtree(dst, ignore_errors=True) if dst.is_dir() else dst.unlink(missing_ok=True)
+
+    def compare(a, b):
+        ra, rb = runs[a]["peak_rss_mib"], runs[b]["peak_rss_mib"]
+        growth = (rb - ra) / ra
+        return {"runs": [a, b], "peak_rss_mib": [ra, rb], "growth": round(growth, 4), "ok": abs(growth) < 0.10}
+    short, longer = min(lengths), max(lengths)
+    checks = {f"{k}_{short}_vs_{longer}": compare(f"{k}_{short}", f"{k}_{longer}") for k in kinds}
+    if "mp4" in kinds:
+        checks[f"mp4_{longer}_vs_{long}"] = compare(f"mp4_{longer}", f"mp4_{long}")
+    from egvsr.model.video import X264_OPTIONS
+    res = {"what": "peak RSS of `egvsr upscale --backend golden` on a 320x180 H.264 clip (HR 1280x720), "
+                   "one process per run; criterion: within 10% between clip lengths",
+           "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
+           "pyav": av.__version__, "x264_options": X264_OPTIONS, "runs": runs, "checks": checks,
+           "ok": all(c["ok"] for c in checks.values())}
+    Path(out).write_text(json.dumps(res, indent=1))
+    return 0 if res["ok"] else 1
+
+
 SUITES = {
     "model": lambda out: __import__("egvsr.model.bench", fromlist=["main"]).main(out),
     "golden": lambda out: __import__("egvsr.quant.bench", fromlist=["main"]).main(out),
     "hls": lambda out: __import__("egvsr.hls.bench", fromlist=["main"]).main(out),
     "board": _board,
     "rtl": _rtl,
+    "io": _io,
 }
 
 
