@@ -231,6 +231,8 @@ def stream_upscale(backend, frames, writer, total=None, desc="upscale", queue=QU
             n += 1
             bar.set_postfix_str(f"decoded {decoded[0]}, encoded {writer.written}", refresh=False)
             bar.update(1)
+        writer.wait()
+        bar.set_postfix_str(f"decoded {decoded[0]}, encoded {writer.written}")
     finally:
         src.close()
         bar.close()

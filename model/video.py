@@ -603,14 +603,23 @@ class FrameWriter:
                 if self._stop.is_set():
                     return
                 continue
-            if item is None:
-                return
-            if self._error is not None or self._stop.is_set():
-                continue  # drain
             try:
+                if item is None:
+                    return
+                if self._error is not None or self._stop.is_set():
+                    continue  # drain
                 self._write(item)
             except BaseException as exc:
                 self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def wait(self) -> None:
+        """Block until the background encoder has taken every frame written so far."""
+        if self._thread is not None:
+            self._queue.join()
+            if self._error is not None:
+                raise self._error
 
     def _write(self, frame) -> None:
         img = _to_frame(frame)
