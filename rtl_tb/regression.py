@@ -223,10 +223,13 @@ def main(argv=None) -> int:
         kv = est["kv260"]
         big = max(kv["layers"], key=lambda k: (kv["layers"][k]["mults"], k))
         L = kv["layers"][big]
+        # the kv260 top packs two INT8 products per DSP48E2 where conv3x3.v can (PO >= 2)
+        pack = BOARDS["kv260"].get("dsp48") == "E2" and L["po"] >= 2
         res["synth_note"] = PROXY_NOTE
-        jobs = [(f"conv3x3 kv260 {big} {L['cin']}x{L['cout']} pi{L['pi']} po{L['po']}",
+        jobs = [(f"conv3x3 kv260 {big} {L['cin']}x{L['cout']} pi{L['pi']} po{L['po']}"
+                 + (" pack" if pack else ""),
                  lambda: synth_conv(L["cin"], L["cout"], L["pi"], L["po"], max_w=kv["max_w"],
-                                    family="xcup", proxy=True)),
+                                    family="xcup", proxy=True, pack=pack)),
                 ("conv3x3 16x16 pi4 po2", lambda: synth_conv(16, 16, 4, 2, family="xcup", proxy=True)),
                 ("pixel_shuffle C3 R4 P2", lambda: synth_timing(core_sources("pixel_shuffle"),
                                                                  "pixel_shuffle",

@@ -387,17 +387,20 @@ def _dsp_report(cells, drv, consumers, out_ports) -> dict:
 
 # ---------------------------------------------------------------- the cores and the top
 def synth_conv(cin=4, cout=4, pi=None, po=None, max_w=1024, seed=0, family: str = "xc7",
-               proxy: bool = False) -> dict:
+               proxy: bool = False, pack: bool = False) -> dict:
+    """conv3x3 with random 8-bit weights (`pack`: PACK = 1, two INT8 products per DSP48E2)."""
     pi, po = pi or cin, po or cout
-    wd = sim.build_root() / f"yosys_conv_{cin}x{cout}_{pi}x{po}_{max_w}_{family}"
+    wd = sim.build_root() / f"yosys_conv_{cin}x{cout}_{pi}x{po}_{max_w}_{family}{'_pack' if pack else ''}"
     wd.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    extra = {"pack": True} if pack else {}
     write_conv_mems(rng.integers(-127, 128, (cout, cin, 3, 3)), rng.integers(-999, 999, cout),
-                    pi, po, 8, 32, wd / "conv_w.mem", wd / "conv_b.mem")
-    r = synth(core_sources("conv3x3"), "conv3x3",
-              dict(CIN=cin, COUT=cout, PI=pi, PO=po, MAX_W=max_w, B_BITS=32, SHIFT=9), wd,
-              family=family, proxy=proxy, timeout=3600)
-    r.update(cin=cin, cout=cout, pi=pi, po=po, max_w=max_w, mults_per_clock=pi * po * 9)
+                    pi, po, 8, 32, wd / "conv_w.mem", wd / "conv_b.mem", **extra)
+    params = dict(CIN=cin, COUT=cout, PI=pi, PO=po, MAX_W=max_w, B_BITS=32, SHIFT=9)
+    if pack:
+        params["PACK"] = 1
+    r = synth(core_sources("conv3x3"), "conv3x3", params, wd, family=family, proxy=proxy, timeout=3600)
+    r.update(cin=cin, cout=cout, pi=pi, po=po, max_w=max_w, mults_per_clock=pi * po * 9, pack=bool(pack))
     return r
 
 
