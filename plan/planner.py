@@ -57,21 +57,23 @@ def _graph(bundle, net):
     return bundle, bundle.graph(net)
 
 
-def _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes):
+def _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack=False):
     h, w, _ = shapes[node.layer["inputs"][0]]
     s = node.inputs[0].scale
     # only the stage that produces the net output packs several pixels per beat
     # (None: the planner chooses); a shuffle inside the net moves one pixel per word
     return {"impl": impl, "h": h, "w": w, "lr_w": lr_w, "lr_h": lr_h, "max_w": max_w,
             "line_w": int(max_w * s) if s >= 1 else max_w, "rate": node.inputs[0].rate,
-            "positions": lr_w * lr_h + lr_w + 1,
+            "positions": lr_w * lr_h + lr_w + 1, "int8_pack": bool(int8_pack),
             "pixels_per_beat": pixels_per_beat if node.output is graph.output else 1}
 
 
-def node_env(graph, node, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None) -> dict:
+def node_env(graph, node, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None,
+             int8_pack=False) -> dict:
     """The cost-model environment of `node` (frame size at its input, line width...)."""
     max_w = max_w or line_width(lr_w)
-    return _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, graph.shapes(lr_h, lr_w))
+    return _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, graph.shapes(lr_h, lr_w),
+                int8_pack)
 
 
 def frame_clocks(op, impl, node, cost, env) -> float:
@@ -80,14 +82,16 @@ def frame_clocks(op, impl, node, cost, env) -> float:
     return round(cost.clocks_per_pixel * op.pixels(impl, node, env), 6)
 
 
-def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=None) -> list:
-    """One search `Item` per node (`fixed`: layer -> folding to take as it is)."""
+def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=None,
+               int8_pack=False) -> list:
+    """One search `Item` per node (`fixed`: layer -> folding to take as it is;
+    `int8_pack`: the RTL multipliers take two INT8 products per DSP48E2)."""
     max_w = max_w or line_width(lr_w)
     shapes = graph.shapes(lr_h, lr_w)
     items = []
     for node in graph.nodes:
         op = node.op
-        env = _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes)
+        env = _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack)
         folds = op.folds(impl, node, env)
         if fixed and node.name in fixed:
             f = fixed[node.name]
@@ -106,9 +110,10 @@ def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=
 
 
 def evaluate(graph, impl, folding: dict, lr_w, lr_h, clock_mhz, max_w=None,
-             pixels_per_beat=None) -> dict:
+             pixels_per_beat=None, int8_pack=False) -> dict:
     """Per-layer rows and totals of a given folding (every layer named or single-option)."""
-    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, fixed=folding)
+    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, fixed=folding,
+                       int8_pack=int8_pack)
     rows = {}
     shapes = graph.shapes(lr_h, lr_w)
     for it, node in zip(items, graph.nodes):
@@ -151,25 +156,28 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
     bram_budget = bd.get("bram36", 10 ** 9) * (1.0 - headroom)
     if lut_budget is None:
         lut_budget = int(math.floor(bd.get("lut", 10 ** 12) * (1.0 - headroom)))
-    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat)
+    # two INT8 products per DSP48E2 (UltraScale+) in the RTL cores
+    pack = impl == "rtl" and bd.get("dsp48") == "E2"
+    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, int8_pack=pack)
     target = clk // fps if impl == "hls" else clk / fps
     res = search(items, target, dsp_budget, bram_budget, what=f"{fps:g} fps at {lr_w}x{lr_h}",
                  lut_budget=lut_budget)
     folding = {k: _jsonable(o.fold) for k, o in res["design"].items()}
-    ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat)
+    ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat, pack)
     reasons = list(res["reasons"])
     if not res["meets_target"]:
         macs = ev["macs_per_lr_pixel"]
         positions = lr_w * lr_h + lr_w + 1
+        per_dsp = 2 if pack else 1
         reasons.append(f"best in budget: {ev['fps']:.2f} fps at {bd['clock_mhz']:g} MHz, "
                        f"bottleneck {ev['bottleneck']} ({macs:g} MACs per LR pixel; even a "
-                       f"perfectly balanced {dsp_budget}-multiplier design reaches at most "
-                       f"{clk * dsp_budget / (macs * positions):.2f} fps)")
+                       f"perfectly balanced design of {dsp_budget} DSPs at {per_dsp} MAC(s) per "
+                       f"DSP reaches at most {clk * dsp_budget * per_dsp / (macs * positions):.2f} fps)")
     sha = bundle.sha256
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "impl": impl, "net": net,
             "bundle_sha256": sha, "preset": bundle.manifest.get("preset"),
             "board": bd.get("name"), "clock_mhz": float(bd["clock_mhz"]), "lr": [lr_w, lr_h],
-            "max_w": max_w, "target_fps": fps, "target_clocks_per_frame": target,
+            "max_w": max_w, "int8_pack": pack, "target_fps": fps, "target_clocks_per_frame": target,
             "pixels_per_beat": _out_p(graph, folding, pixels_per_beat), "headroom": headroom,
             "folding": folding, **ev, "dsp_budget": dsp_budget, "dsp_board": bd.get("dsp"),
             "bram36_budget": bram_budget, "bram36_board": bd.get("bram36"),
@@ -186,7 +194,8 @@ def refresh(plan: dict, bundle) -> dict:
     lr_w, lr_h = plan["lr"]
     folding = {k: v for k, v in plan["folding"].items() if v is not None}
     P = plan.get("pixels_per_beat")
-    ev = evaluate(graph, plan["impl"], folding, lr_w, lr_h, plan["clock_mhz"], plan["max_w"], P)
+    ev = evaluate(graph, plan["impl"], folding, lr_w, lr_h, plan["clock_mhz"], plan["max_w"], P,
+                  plan.get("int8_pack", False))
     new = dict(plan, **ev)
     new["folding"] = {k: ev["layers"][k]["fold"] for k in ev["layers"]}
     why = []
