@@ -57,6 +57,12 @@ def unpack_words(lines, k: int, bits: int, signed: bool = False) -> np.ndarray:
 
 
 def write_hex(path, vals, bits: int) -> Path:
+    """Fields of `bits` bits, one word a line ($readmemh). A value that does not fit
+    (signed or unsigned) is an error, not a silently masked field."""
+    v = np.asarray(vals, np.int64)
+    if v.size and (int(v.min()) < -(1 << (bits - 1)) or int(v.max()) >= (1 << bits)):
+        raise ValueError(f"{path}: values [{int(v.min())}, {int(v.max())}] do not fit "
+                         f"{bits}-bit fields")
     path = Path(path)
     path.write_text("\n".join(pack_words(vals, bits)) + "\n")
     return path

@@ -62,7 +62,8 @@ def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = Fals
     wmax = 2 ** (w_bits - 1) - 1
     nrng = np.random.default_rng(seed)
     w = nrng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
-    b = nrng.integers(-int(2 * std), int(2 * std) + 1, size=cout)
+    bmax = min(int(2 * std), 2 ** (b_bits - 1) - 1)   # the bias must fit its B_BITS field
+    b = nrng.integers(-bmax, bmax + 1, size=cout)
     return dict(core="conv3x3", params=params, seed=seed, runs=_runs(rng, max_w),
                 gap=rng.choice([0.0, 0.2, 0.5]), bp=rng.choice([0.0, 0.2, 0.5]),
                 conv=dict(in_exp=in_exp, w_exp=w_exp, out_exp=out_exp, act=act, leaky_shift=leaky),
