@@ -203,6 +203,17 @@ def main(argv=None) -> int:
              f"(target {rp['target_fps']:g}: {'met' if rp['meets_target'] else 'NOT met'}), "
              f"{rp['dsp']}/{rp['dsp_budget']} DSP, ~{rp['bram36']:.1f}/{rp['bram36_budget']:.0f} BRAM36")
     res["top"]["boards"] = est
+    # kv260 at 45 fps: within every budget, and with the DSP budget alone (LUTs ignored)
+    from egvsr.plan import make_plan
+    k45 = {"all_budgets": make_plan(bundle, "kv260", "rtl", fps=45),
+           "dsp_and_bram_only": make_plan(bundle, "kv260", "rtl", fps=45, lut_budget=10 ** 9)}
+    res["top"]["kv260_45fps"] = {k: {f: v[f] for f in ("fps", "dsp", "dsp_budget", "lut", "lut_budget",
+                                                        "bram36", "bram36_budget", "meets_target",
+                                                        "reason", "folding", "int8_pack")}
+                                 for k, v in k45.items()}
+    _log(f"kv260 at 45 fps: {k45['all_budgets']['fps']:.2f} fps within DSP/BRAM/LUT, "
+         f"{k45['dsp_and_bram_only']['fps']:.2f} fps with the LUT budget ignored "
+         f"({k45['dsp_and_bram_only']['dsp']} DSP, ~{k45['dsp_and_bram_only']['lut']:.0f} LUT)")
 
     # ---- lint
     from egvsr.rtl.generate import generate_srnet
