@@ -203,7 +203,7 @@ def _full_parallel_top(tmp_root):
     from egvsr.golden.synth import random_bundle
     from egvsr.rtl.generate import generate_srnet
     from egvsr.rtl_tb.harness import Harness, dut_instance
-    b = Bundle(*random_bundle(nf=4, nb=1, tail="espcn", seed=7))
+    b = Bundle(*random_bundle(nf=2, nb=1, tail="espcn", seed=7))
     g = tmp_root / "full"
     generate_srnet(b, g, max_w=32)       # no board / parallelism: every conv fully parallel
     meta = json.loads((g / "manifest.json").read_text())
