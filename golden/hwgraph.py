@@ -49,11 +49,6 @@ class Tensor:
         """{channels, bits, signed, exp} (the form QONNX and HLS code uses)."""
         return {"channels": self.channels, "bits": self.bits, "signed": self.signed, "exp": self.exp}
 
-    def to_json(self) -> dict:
-        return {"channels": self.channels, "bits": self.bits, "signed": self.signed, "exp": self.exp,
-                "scale": str(self.scale), "rate": str(self.rate), "producer": self.producer,
-                "consumers": list(self.consumers), "depth": self.depth}
-
 
 @dataclass
 class Node:
@@ -65,10 +60,6 @@ class Node:
     output: Tensor
     #: multi-input nodes: (index of the input that waits, rows it waits) ; else None
     skip: tuple | None = None
-
-    @property
-    def op_name(self) -> str:
-        return self.op.name
 
 
 class HwGraph:
@@ -127,12 +118,3 @@ class HwGraph:
     def specs(self) -> dict:
         """name -> {channels, bits, signed, exp} of every tensor."""
         return {k: t.spec() for k, t in self.tensors.items()}
-
-    def max_scale(self) -> Fraction:
-        return max(t.scale for t in self.tensors.values())
-
-    def to_json(self) -> dict:
-        return {"net": self.net, "output": self.output.name,
-                "tensors": {k: t.to_json() for k, t in self.tensors.items()},
-                "nodes": [{"name": n.name, "op": n.op.name, "inputs": [t.name for t in n.inputs],
-                           "skip": list(n.skip) if n.skip else None} for n in self.nodes]}

@@ -7,7 +7,6 @@ Our checkpoints are plain dicts of tensors and built-in types so that
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,14 +24,6 @@ _OPTIONAL_PREFIXES = ("srnet.conv_up.",)  # published but unused
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the architecture."""
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_checkpoint(path) -> dict:

@@ -124,7 +124,7 @@ def export_all(qmodel, stem, lr_h=64, lr_w=64, source_sha256=None):
 
 
 def export_main(args) -> int:
-    from egvsr.model.checkpoint import file_sha256
+    from egvsr.golden.bundle import file_sha256
     from egvsr.model.pretrained import DEFAULT_QAT
 
     from .checkpoint import load_qmodel

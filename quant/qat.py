@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def qat_main(args) -> int:
-    from egvsr.model.checkpoint import file_sha256, load_model
+    from egvsr.golden.bundle import file_sha256
+    from egvsr.model.checkpoint import load_model
     from egvsr.model.pretrained import DEFAULT_FLOAT
     from egvsr.model.train import run_training
     from egvsr.model.train_cli import clip_validator, config_from_args

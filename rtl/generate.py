@@ -20,14 +20,13 @@ import json
 import shutil
 from pathlib import Path
 
-from egvsr.plan import make_plan, read_plan, refresh
+from egvsr.plan import make_plan, node_env, read_plan, refresh
 
 from . import core_sources
 from .streams import write_conv_mems
 from .top import emit_top
 
-__all__ = ["generate_top", "generate_srnet", "plan_parallelism", "choose_parallelism",
-           "estimate_bram36"]
+__all__ = ["generate_top", "generate_srnet", "plan_parallelism", "choose_parallelism"]
 
 
 def _bundle(b):
@@ -37,8 +36,13 @@ def _bundle(b):
     return b
 
 
+def _folded(node) -> bool:
+    """A node whose RTL core folds its channels (PI x PO multipliers: the convs)."""
+    return node.op.rtl_multipliers(node, (1, 1)) > 0
+
+
 def _conv_names(graph):
-    return [n.name for n in graph.nodes if n.op.rtl_multipliers(n, (1, 1))]
+    return [n.name for n in graph.nodes if _folded(n)]
 
 
 def plan_parallelism(bundle, board, lr_w: int | None = None, lr_h: int | None = None,
@@ -90,26 +94,11 @@ def choose_parallelism(bundle, board, lr_w: int | None = None, lr_h: int | None 
     return (rep["parallelism"], rep) if report else rep["parallelism"]
 
 
-def estimate_bram36(bundle, parallelism: dict, max_w: int = 1024, out_pixels: int = 1,
-                    net: str = "srnet") -> dict:
-    """BRAM36 estimate of the generated top at `parallelism` (per layer and total)."""
-    from egvsr.plan import evaluate
-    bundle = _bundle(bundle)
-    graph = bundle.graph(net)
-    folding = _full_folding(graph, parallelism, out_pixels)
-    ev = evaluate(graph, "rtl", folding, max_w, 1, 1.0, max_w=max_w, pixels_per_beat=out_pixels)
-    rows = {k: v["bram36"] for k, v in ev["layers"].items()}
-    return {"layers": rows, "total": sum(rows.values())}
-
-
-def _full_folding(graph, parallelism, P):
-    f = {}
-    for n in graph.nodes:
-        if n.name in (parallelism or {}):
-            f[n.name] = tuple(parallelism[n.name])
-        elif n.op.rtl_multipliers(n, (1, 1)):
-            f[n.name] = (int(n.layer["cin"]), int(n.layer["cout"]))
-    return f
+def _full_folding(graph, parallelism):
+    """(PI, PO) of every folded node: as given, else fully parallel."""
+    return {n.name: tuple(parallelism[n.name]) if n.name in parallelism
+            else (int(n.layer["cin"]), int(n.layer["cout"]))
+            for n in graph.nodes if _folded(n)}
 
 
 def _out_pixels(graph, cycles: dict, board_io: bool, out_pixels):
@@ -160,13 +149,14 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
         bd = (_board_entry(board) if isinstance(board, str) else dict(board)) if board else {}
         int8_pack = bd.get("dsp48") == "E2"
     par.update({k: tuple(v) for k, v in (parallelism or {}).items()})
-    folding = _full_folding(graph, par, None)
+    folding = _full_folding(graph, par)
+    # clocks per LR pixel of every folded node, from its op's RTL cost model
     cycles = {}
     for n in graph.nodes:
         if n.name in folding:
-            pi, po = folding[n.name]
-            f = -(-int(n.layer["cin"]) // pi) * -(-int(n.layer["cout"]) // po)
-            cycles[n.name] = f * int(n.inputs[0].rate)
+            env = node_env(graph, n, "rtl", max_w, 1, max_w=max_w, int8_pack=bool(int8_pack))
+            cpp = n.op.cost("rtl", n, folding[n.name], env).clocks_per_pixel
+            cycles[n.name] = int(cpp) * int(n.inputs[0].rate)
     P = _out_pixels(graph, cycles, board_io, out_pixels)
     env = {"P": P, "max_w": max_w, "dim_bits": dim_bits, "out_dir": out, "bundle": bundle,
            "write_conv_mems": write_conv_mems, "cycles": cycles, "int8_pack": bool(int8_pack)}

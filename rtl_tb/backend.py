@@ -3,9 +3,7 @@ simulation (HDL-side harness, no Python in the loop), as a drop-in for
 `golden.run_srnet` (`egvsr eval ... --backend rtl`)."""
 from __future__ import annotations
 
-import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +41,13 @@ class RtlSrnet:
         self.last_stats: dict = {}
 
     def _get(self, W: int):
+        from egvsr.plan import line_width
         from egvsr.rtl.generate import generate_srnet
-        max_w = max(16, 1 << (int(W) - 1).bit_length())
+        max_w = line_width(W)
         if max_w not in self._harness:
             gdir = self.workdir / f"w{max_w}{'_board' if self.board_io else ''}"
-            top = generate_srnet(self.bundle, gdir, parallelism=self.parallelism, board=self.board,
-                                 max_w=max_w, out_pixels=self.out_pixels, board_io=self.board_io)
+            generate_srnet(self.bundle, gdir, parallelism=self.parallelism, board=self.board,
+                           max_w=max_w, out_pixels=self.out_pixels, board_io=self.board_io)
             meta = json.loads((gdir / "manifest.json").read_text())
             srcs = [gdir / s for s in meta["sources"]]
             dut = dut_instance("srnet_top", {})
@@ -56,7 +55,6 @@ class RtlSrnet:
                         dim_bits=meta["dim_bits"],
                         tag="srnet_top_board" if self.board_io else "srnet_top")
             self._harness[max_w] = (h, gdir, meta)
-            del top
         return self._harness[max_w]
 
     def __call__(self, x) -> np.ndarray:

@@ -178,7 +178,8 @@ class Harness:
 
     def __init__(self, simulator: str, sources, dut: str, in_w: int, out_w: int,
                  dim_bits: int = 12, timeout: int = 2_000_000_000, tag: str = "harness",
-                 vflags: list[str] | None = None):
+                 vflags: list[str] | None = None, build_root=None):
+        """`build_root`: the folder the build goes under (default `sim.build_root()`)."""
         sim.setup_path()
         self.simulator = simulator
         text = HARNESS.format(in_w=in_w, out_w=out_w, dut=dut, dim=dim_bits, timeout=timeout)
@@ -189,7 +190,7 @@ class Harness:
         h.update(simulator.encode())
         self.vflags = list(VERILATOR_FLAGS if vflags is None else vflags)
         h.update(" ".join(self.vflags).encode())
-        self.dir = sim.build_root() / f"{tag}_{simulator}_{h.hexdigest()[:16]}"
+        self.dir = Path(build_root or sim.build_root()) / f"{tag}_{simulator}_{h.hexdigest()[:16]}"
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "harness.v").write_text(text)
         self.sources = srcs + [self.dir / "harness.v"]

@@ -19,7 +19,6 @@ Nothing here imports more than numpy: the op library runs on a PYNQ board.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -179,6 +178,3 @@ class Op:
 def ceil_div(a: int, b: int) -> int:
     return -(-int(a) // int(b))
 
-
-def log2_ceil(v: int) -> int:
-    return int(math.ceil(math.log2(v)))
