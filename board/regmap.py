@@ -40,11 +40,15 @@ class Register:
     access: str      # "rw", "ro", or "ctrl" (AP_CTRL semantics)
     bits: int
     doc: str
+    #: value read after reset; None: a constant of the build (bundle hash, maximum size)
+    reset: int | None = 0
+    #: a constant of the build (a parameter of the RTL register file), not a core output
+    build: bool = False
 
 
 REGISTERS = (
     Register("AP_CTRL", 0x00, "ctrl", 8, "bit0 ap_start, bit1 ap_done (clear on read), "
-             "bit2 ap_idle, bit3 ap_ready, bit7 auto_restart"),
+             "bit2 ap_idle, bit3 ap_ready, bit7 auto_restart", reset=AP_IDLE | AP_READY),
     Register("GIE", 0x04, "rw", 1, "global interrupt enable"),
     Register("IER", 0x08, "rw", 2, "interrupt enable: bit0 done, bit1 ready"),
     Register("ISR", 0x0C, "rw", 2, "interrupt status (toggle on write): bit0 done, bit1 ready"),
@@ -52,12 +56,16 @@ REGISTERS = (
     Register("LR_WIDTH", 0x18, "rw", 16, "LR frame width in pixels, read at ap_start"),
     Register("STATUS", 0x20, "ro", 2, "bit0 frame error (short/long line or frame), "
              "bit1 size error; cleared by ap_start"),
-    Register("ERR_COUNT", 0x28, "ro", 32, "frames dropped for a sync error since reset"),
-    Register("ID_LO", 0x30, "ro", 32, "bundle sha256, first 32 bits (meta.id_words[0])"),
-    Register("ID_HI", 0x38, "ro", 32, "bundle sha256, next 32 bits (meta.id_words[1])"),
-    Register("MAX_HEIGHT", 0x40, "ro", 16, "largest LR height this build accepts"),
-    Register("MAX_WIDTH", 0x48, "ro", 16, "largest LR width this build accepts"),
-    Register("VERSION", 0x50, "ro", 32, "REGMAP_VERSION"),
+    Register("ERR_COUNT", 0x28, "ro", 32, "frames with a sync error (a line cut or zero-filled) since reset"),
+    Register("ID_LO", 0x30, "ro", 32, "bundle sha256, first 32 bits (meta.id_words[0])",
+             reset=None, build=True),
+    Register("ID_HI", 0x38, "ro", 32, "bundle sha256, next 32 bits (meta.id_words[1])",
+             reset=None, build=True),
+    Register("MAX_HEIGHT", 0x40, "ro", 16, "largest LR height this build accepts",
+             reset=None, build=True),
+    Register("MAX_WIDTH", 0x48, "ro", 16, "largest LR width this build accepts",
+             reset=None, build=True),
+    Register("VERSION", 0x50, "ro", 32, "REGMAP_VERSION", reset=REGMAP_VERSION, build=True),
 )
 
 BY_NAME = {r.name: r for r in REGISTERS}
