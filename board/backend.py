@@ -13,7 +13,7 @@ import numpy as np
 from .dmastream import FrameStream, check_timeout
 from .errors import FrameSizeError
 from .overlay import load_overlay
-from .streams import pack_step, pack_x
+from .streams import pack_step
 from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 __all__ = ["BoardSrnet", "make_backend"]
@@ -28,8 +28,9 @@ class BoardSrnet:
         Host bundle; must match the overlay's build hash.
     overlay : str, optional
         ``.bit`` path (``.hwh`` and ``.egvsr.json`` beside it).  None: on a
-        board ``$EGVSR_OVERLAY``; in simulation a simulated overlay built for
-        the first frame's size (rebuilt if the size changes).
+        board ``$EGVSR_OVERLAY``; in simulation a simulated overlay whose
+        largest frame is the first frame's size (rebuilt, larger, only when a
+        frame does not fit).
     simulate : None | bool
         None picks the board when running on one, else the simulated device.
     sim_engine : ``'golden'`` | ``'rtl'``
@@ -60,25 +61,25 @@ class BoardSrnet:
                                    simulate=self.simulate,
                                    sim_engine=self.sim_engine, lr_size=lr_size,
                                    threaded=self.threaded)
-        self.stream = FrameStream(self.handle, timeout=self.timeout)
+        self.stream = FrameStream(self.handle, timeout=self.timeout, threaded=self.threaded)
 
     def ensure(self, h, w):
-        """Make sure the overlay handles ``h x w`` LR frames."""
-        if self.handle is not None and self.handle.lr_size == (h, w):
+        """Make sure the overlay takes ``h x w`` LR frames."""
+        if self.handle is not None and self.handle.accepts(h, w):
             return self.stream
         if self.handle is None or (self.overlay_path is None
                                    and self.handle.simulated):
-            self._open((h, w))  # (re)build the auto simulated overlay
-        self.handle.check_frame(h, w)  # FrameSizeError for a fixed overlay
+            if self.handle is not None:  # grow the auto simulated overlay
+                h0, w0 = self.handle.lr_size
+                self._open((max(h, h0), max(w, w0)))
+            else:
+                self._open((h, w))
+        self.handle.check_frame(h, w)  # FrameSizeError for a given overlay
         return self.stream
 
     @property
     def simulated(self):
         return None if self.handle is None else self.handle.simulated
-
-    @property
-    def in_buf(self):
-        return None if self.stream is None else self.stream.in_buf
 
     # --- SRNet --------------------------------------------------------------
     def __call__(self, x):
@@ -88,23 +89,33 @@ class BoardSrnet:
             raise FrameSizeError(f"SRNet input must be uint8 (H, W, 51), got "
                                  f"{x.dtype} {x.shape}")
         st = self.ensure(*x.shape[:2])
-        pack_x(st.in_buf, x)
-        return np.array(st.run())
+        return st.run_x(np.ascontiguousarray(x))
 
-    def submit_step(self, lr_curr, warped):
-        """Pack ``lr_curr`` + ``space_to_depth(warped)`` into the DMA buffer
-        and start the frame; returns immediately."""
-        h, w = np.shape(lr_curr)[:2]
+    def submit_step(self, lr_curr, warped, out=None):
+        """Start the frame; returns immediately.  The DMA loop packs each
+        line of ``lr_curr`` + ``space_to_depth(warped)`` into its DMA buffer
+        just before it is sent; neither array may change before
+        :meth:`collect`."""
+        lr_curr, warped = np.asarray(lr_curr), np.asarray(warped)
+        if lr_curr.dtype != np.uint8 or lr_curr.ndim != 3 or lr_curr.shape[2] != 3:
+            raise FrameSizeError(f"lr_curr must be uint8 (H, W, 3), got {lr_curr.dtype} "
+                                 f"{lr_curr.shape}")
+        h, w = lr_curr.shape[:2]
+        if warped.dtype != np.uint8 or warped.shape != (4 * h, 4 * w, 3):
+            raise FrameSizeError(f"warped must be uint8 {(4 * h, 4 * w, 3)} for a {h}x{w} "
+                                 f"LR frame, got {warped.dtype} {warped.shape}")
         st = self.ensure(h, w)
-        pack_step(st.in_buf, lr_curr, warped)
-        st.submit()
+
+        def fill(y, line):
+            pack_step(line[None], lr_curr[y:y + 1], warped[4 * y:4 * y + 4])
+        st.submit(fill, h, w, out)
 
     def collect(self, out=None):
-        """Wait for the submitted frame; copy it into ``out`` (or a new array)."""
-        view = self.stream.collect()
-        if out is None:
-            return np.array(view)
-        out[...] = view
+        """Wait for the submitted frame; the HR frame (in ``out`` if given)."""
+        y = self.stream.collect()
+        if out is None or out is y:
+            return y
+        out[...] = y
         return out
 
     def run_step(self, lr_curr, warped):

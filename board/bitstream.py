@@ -5,14 +5,15 @@
 batch script: project, block design, bitstream, copies of ``.bit``/``.hwh``)
 and ``DIR/egvsr.egvsr.json``.  ``board/vivado/Makefile`` (``make bitstream``)
 runs it with Vivado.  The design: Zynq PS, AXI DMA (simple mode, 64-bit,
-length register sized for one whole frame per transfer), AXIS width
+length register sized for one LR line per transfer: the driver moves a frame
+as one MM2S transfer per LR line and one S2MM transfer per 4 HR rows, through
+a ring of small buffers), AXIS width
 converters to the core's pixel beats, the SRNet core from ``make hls-synth``
 and an AXI GPIO ``egvsr_id`` whose inputs are tied to the first 64 bits of
 the bundle hash (also written to the bitstream's USR_ACCESS word).
 """
 
 import argparse
-import math
 import os
 
 from . import meta as _meta
@@ -35,15 +36,17 @@ CORE_OUT_BYTES = 4   # one HR pixel (R, G, B, 0) per beat
 
 
 def length_width(lr_h, lr_w, dma_bytes=8):
-    """``c_sg_length_width``: enough bits for one frame in one transfer."""
-    st = _meta.stream_layout(dma_bytes * 8)
-    n = max(lr_h * lr_w * st["in_bytes_per_pixel"],
-            16 * lr_h * lr_w * st["out_bytes_per_pixel"])
-    bits = max(14, math.ceil(math.log2(n + 1)))
-    if bits > 26:
-        raise ValueError(f"a {lr_h}x{lr_w} frame needs {n} bytes per DMA "
-                         "transfer, beyond the AXI DMA's 26-bit length register")
-    return bits
+    """``c_sg_length_width``: enough bits for the longest transfer, one LR
+    line in (``W*56`` bytes) or its 4 HR rows out (``16*W*4`` bytes).
+
+    (A whole frame per transfer would also fit the register, which is up to
+    26 bits: a 960x540 output frame is 16*960*540*4 = 33.2 MB, 25 bits; the
+    line transfers are chosen so that no 62 MB contiguous buffer pair, no
+    62 MB cache flush per frame and no wait for a whole frame are needed.)
+    ``lr_h`` does not matter; it is kept for the callers.
+    """
+    del lr_h
+    return _meta.length_width(lr_w, dma_bytes * 8)
 
 
 def _dict(d):

@@ -6,13 +6,20 @@ the simulated overlay uses the same file.  Fields::
     {"schema": "egvsr.overlay", "schema_version": 1,
      "board": "pynq-z2" | "kv260" | "zcu104" | "sim",
      "bundle_sha256": "<hex>",  "bundle_preset": "tiny",
-     "lr_height": 64, "lr_width": 96,
+     "lr_height": 64, "lr_width": 96,          # the largest LR frame (MAX_HEIGHT/MAX_WIDTH)
+     "lr_min": [8, 8],                         # the smallest; = [lr_height, lr_width] for a fixed-size core
      "stream": {"dma_data_width": 64, "in_channels": 51,
                 "in_bytes_per_pixel": 56, "out_channels": 3,
                 "out_bytes_per_pixel": 4, "out_pixels_per_beat": 2},
      "ip": {"dma": "axi_dma_0", "accel": "egvsr_srnet_0", "id": "egvsr_id"},
-     "dma": {"sg_length_width": 26},
+     "dma": {"sg_length_width": 16},          # bits of the DMA length register
      "clock_mhz": 100.0}
+
+One DMA transfer moves one LR line: ``lr_width * in_bytes_per_pixel`` bytes
+in (MM2S) and the line's 4 HR rows, ``16 * lr_width * out_bytes_per_pixel``
+bytes, out (S2MM, ended by the core's TLAST); :func:`transfer_bytes`.
+``lr_min`` is optional (absent: the core takes only ``lr_height x
+lr_width``, as the HLS wrapper does).
 
 ``ip.id`` is an AXI GPIO whose two input channels are tied to the first 64
 bits of the bundle hash (``id_words``), so the driver can check the hash in
@@ -45,6 +52,30 @@ def stream_layout(dma_data_width=64):
             "out_bytes_per_pixel": 4, "out_pixels_per_beat": word // 4}
 
 
+def transfer_bytes(lr_width, dma_data_width=64):
+    """Bytes of one MM2S transfer (one LR line in) and one S2MM transfer
+    (its 4 HR rows out)."""
+    st = stream_layout(dma_data_width)
+    return (int(lr_width) * st["in_bytes_per_pixel"],
+            16 * int(lr_width) * st["out_bytes_per_pixel"])
+
+
+#: the AXI DMA's length register is 8..26 bits wide (PG021, c_sg_length_width)
+MAX_LENGTH_BITS = 26
+
+
+def length_width(lr_width, dma_data_width=64):
+    """``c_sg_length_width``: bits for the longest transfer, one LR line in or
+    its 4 HR rows out (at least 14, the IP's default)."""
+    n = max(transfer_bytes(lr_width, dma_data_width))
+    bits = max(14, n.bit_length())
+    if bits > MAX_LENGTH_BITS:
+        raise ValueError(f"an LR line of {lr_width} pixels needs {n}-byte DMA transfers, "
+                         f"beyond the AXI DMA's {MAX_LENGTH_BITS}-bit length register: "
+                         "use a narrower frame")
+    return bits
+
+
 def id_words(sha256_hex):
     """The two 32-bit words the ID GPIO carries: hash bytes 0-3 and 4-7."""
     h = bytes.fromhex(sha256_hex)
@@ -52,8 +83,12 @@ def id_words(sha256_hex):
 
 
 def make_meta(bundle_sha256, lr_height, lr_width, board="sim", preset=None,
-              dma_data_width=64, ip=None, clock_mhz=100.0, sg_length_width=26):
-    """Return a metadata dict (validated)."""
+              dma_data_width=64, ip=None, clock_mhz=100.0, sg_length_width=None,
+              lr_min=None):
+    """Return a metadata dict (validated).  ``lr_height x lr_width`` is the
+    largest frame; ``lr_min`` ``(h, w)`` the smallest (None: fixed size)."""
+    if sg_length_width is None:
+        sg_length_width = length_width(lr_width, dma_data_width)
     meta = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
             "board": board, "bundle_sha256": str(bundle_sha256),
             "bundle_preset": preset, "lr_height": int(lr_height),
@@ -61,8 +96,17 @@ def make_meta(bundle_sha256, lr_height, lr_width, board="sim", preset=None,
             "ip": dict(DEFAULT_IP, **(ip or {})),
             "dma": {"sg_length_width": int(sg_length_width)},
             "clock_mhz": float(clock_mhz)}
+    if lr_min is not None:
+        meta["lr_min"] = [int(v) for v in lr_min]
     validate(meta, "<new>")
     return meta
+
+
+def size_range(meta):
+    """``((min_h, min_w), (max_h, max_w))`` of the LR frames an overlay takes."""
+    hi = (int(meta["lr_height"]), int(meta["lr_width"]))
+    lo = tuple(int(v) for v in meta.get("lr_min", hi))
+    return lo, hi
 
 
 def meta_path(overlay_path):
@@ -90,6 +134,12 @@ def validate(meta, where):
         bad(f"bundle_sha256 must be 64 lowercase hex digits, got {h!r}")
     if meta["lr_height"] < 8 or meta["lr_width"] < 8:
         bad("lr_height and lr_width must be at least 8")
+    if "lr_min" in meta:
+        m = meta["lr_min"]
+        if not (isinstance(m, list) and len(m) == 2 and all(isinstance(v, int) for v in m)
+                and 8 <= m[0] <= meta["lr_height"] and 8 <= m[1] <= meta["lr_width"]):
+            bad(f"lr_min must be [h, w] with 8 <= h <= lr_height and 8 <= w <= lr_width, "
+                f"got {m!r}")
     want = stream_layout(meta["stream"].get("dma_data_width", 0)
                          if isinstance(meta["stream"], dict) else 0)
     if meta["stream"] != want:

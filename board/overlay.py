@@ -11,12 +11,12 @@ import tempfile
 import warnings
 
 from . import meta as _meta
+from . import regmap
 from .errors import (BundleMismatchError, FrameSizeError, NoBoardError,
                      OverlayError)
 
 __all__ = ["EgvsrOverlay", "load_overlay", "on_board", "bundle_sha256"]
 
-AP_CTRL_START_AUTORESTART = 0x81
 ENV_OVERLAY = "EGVSR_OVERLAY"
 
 
@@ -64,7 +64,10 @@ class EgvsrOverlay:
 
     Attributes: ``overlay`` (``pynq.Overlay``), ``meta`` (dict), ``device``,
     ``simulated`` (bool), ``dma`` (``pynq.lib.dma.DMA``), ``accel``
-    (``pynq.DefaultIP`` of the SRNet core), ``lr_size`` ``(H, W)``.
+    (``pynq.DefaultIP`` of the SRNet core, registers of
+    :mod:`egvsr.board.regmap`), ``lr_size`` ``(H, W)`` (the largest frame),
+    ``lr_min`` (the smallest).  The core's own ID_LO/ID_HI, VERSION and
+    MAX_HEIGHT/MAX_WIDTH registers are checked against the metadata.
     ``tmpdir`` (a ``tempfile.TemporaryDirectory`` holding a generated
     simulated overlay) is owned by the handle: :meth:`close` removes it, and
     failing that its finalizer does (garbage collection or Python exit).
@@ -76,7 +79,7 @@ class EgvsrOverlay:
         self.meta = meta
         self.device = device
         self.simulated = simulated
-        self.lr_size = (meta["lr_height"], meta["lr_width"])
+        self.lr_min, self.lr_size = _meta.size_range(meta)
         names = meta["ip"]
         ip_dict = overlay.ip_dict
         for role in ("dma", "accel"):
@@ -92,20 +95,52 @@ class EgvsrOverlay:
             raise OverlayError(f"{names['dma']!r} needs both MM2S and S2MM")
         self.accel = getattr(overlay, names["accel"])
         self.check_id()
-        # free-running core: ap_start + auto_restart
-        self.accel.write(0x00, AP_CTRL_START_AUTORESTART)
+        # the driver starts the core once per frame (ap_start), after writing
+        # LR_HEIGHT/LR_WIDTH; no auto_restart
+        self.accel.write(regmap.offset("AP_CTRL"), 0)
 
     def reload(self):
         """Download the bitstream again: resets the core and the DMA (after a
-        timeout the core may hold part of a frame) and restarts the core."""
+        timeout the core may hold part of a frame)."""
         self.overlay.download()
         self.dma.sendchannel.start()
         self.dma.recvchannel.start()
         self.check_id()
-        self.accel.write(0x00, AP_CTRL_START_AUTORESTART)
+        self.accel.write(regmap.offset("AP_CTRL"), 0)
+
+    def reg(self, name):
+        """Read core register ``name`` (:mod:`egvsr.board.regmap`)."""
+        return self.accel.read(regmap.offset(name))
+
+    def check_core_regs(self):
+        """Compare the core's VERSION, ID_LO/ID_HI and MAX_HEIGHT/MAX_WIDTH
+        registers with the driver and the metadata (OverlayError)."""
+        where = os.path.basename(str(self.overlay.bitfile_name))
+        ver = self.reg("VERSION")
+        if ver != regmap.REGMAP_VERSION:
+            raise OverlayError(
+                f"{where}: the SRNet core's register map is version {ver}, this driver "
+                f"speaks version {regmap.REGMAP_VERSION}: rebuild the overlay with this "
+                "egvsr (make hls-synth / make bitstream) or install the egvsr it was built with")
+        got = (self.reg("ID_LO"), self.reg("ID_HI"))
+        want = _meta.id_words(self.meta["bundle_sha256"])
+        if got != want:
+            raise OverlayError(
+                f"{where}: the SRNet core's ID registers {got[0]:08x}{got[1]:08x} do not match "
+                f"its metadata ({self.meta['bundle_sha256'][:16]}): wrong .bit/.hwh/.egvsr.json "
+                "combination")
+        mx = (self.reg("MAX_HEIGHT"), self.reg("MAX_WIDTH"))
+        if mx != tuple(self.lr_size):
+            raise OverlayError(
+                f"{where}: the SRNet core takes frames up to {mx[0]}x{mx[1]} (MAX_HEIGHT x "
+                f"MAX_WIDTH) but its metadata says {self.lr_size[0]}x{self.lr_size[1]}: "
+                "wrong .bit/.egvsr.json combination")
 
     def check_id(self):
-        """Compare the ID GPIO (hash in the hardware) with the metadata."""
+        """Compare the hash in the hardware with the metadata: the core's own
+        ID registers (and VERSION, MAX size), and the ID GPIO if the overlay
+        has one."""
+        self.check_core_regs()
         name = self.meta["ip"].get("id")
         if not name:
             return
@@ -134,19 +169,26 @@ class EgvsrOverlay:
                 f"from bundle {built[:16]}..., the host bundle is {host[:16]}...: "
                 "rebuild the overlay (make bitstream) or load the matching bundle")
 
+    def accepts(self, h, w):
+        """True if the core takes an ``h x w`` LR frame."""
+        (lo_h, lo_w), (hi_h, hi_w) = self.lr_min, self.lr_size
+        return lo_h <= h <= hi_h and lo_w <= w <= hi_w
+
     def check_frame(self, h, w):
-        """Raise :class:`FrameSizeError` unless ``(h, w)`` is the built size."""
-        if (h, w) != self.lr_size:
+        """Raise :class:`FrameSizeError` unless the core takes ``h x w``."""
+        if not self.accepts(h, w):
+            (lo_h, lo_w), (hi_h, hi_w) = self.lr_min, self.lr_size
+            built = (f"built for {hi_h}x{hi_w} only" if (lo_h, lo_w) == (hi_h, hi_w)
+                     else f"built for {lo_h}x{lo_w} up to {hi_h}x{hi_w}")
             raise FrameSizeError(
-                f"LR frame {h}x{w} (HxW) but the overlay was built for "
-                f"{self.lr_size[0]}x{self.lr_size[1]}: crop/resize the video or "
-                "build an overlay for this size")
+                f"LR frame {h}x{w} (HxW) but the overlay was {built}: crop/resize "
+                "the video or build an overlay for this size")
 
     def close(self):
         """Stop the core and, in simulation, the simulated device; remove
         the temporary directory of a generated simulated overlay."""
         try:
-            self.accel.write(0x00, 0)
+            self.accel.write(regmap.offset("AP_CTRL"), 0)
         except Exception:
             pass
         if self.simulated and hasattr(self.device, "close"):

@@ -9,9 +9,11 @@ that ``pynq.Overlay``, ``pynq.MMIO``, ``pynq.allocate`` and the unmodified
 * :class:`~egvsr.board.simregs.AxiDmaModel` - AXI DMA v7.1 in simple
   (direct register) mode, MM2S and S2MM channels (PG021 register map).
 * :class:`~egvsr.board.simregs.SrnetCoreModel` - the SRNet stream core with
-  an HLS ``ap_ctrl_hs`` block (start / auto-restart); the frame goes through
-  an *engine*: ``golden.network.run_srnet`` (default) or the RTL simulation
-  from ``rtl_tb`` (``engine='rtl'``).
+  the ``s_axi_control`` register map of :mod:`egvsr.board.regmap`
+  (``ap_ctrl_hs``, frame size, STATUS/ERR_COUNT, ID, MAX size, VERSION),
+  one LR line per input packet and 4 HR rows per output packet, frame sync
+  on TLAST; the frame goes through an *engine*: ``golden.network.run_srnet``
+  (default) or the RTL simulation from ``rtl_tb`` (``engine='rtl'``).
 * :class:`~egvsr.board.simregs.IdGpioModel` - AXI GPIO whose inputs carry
   the first 64 bits of the bundle hash.
 
@@ -296,7 +298,8 @@ class SimDevice(_PynqDevice):
             raise ValueError(f"engine must be 'golden', 'rtl' or callable, "
                              f"got {engine!r}")
         core = SrnetCoreModel(self, meta, engine, threaded=self.threaded)
-        dma = AxiDmaModel(self, self.default_memory, core)
+        dma = AxiDmaModel(self, self.default_memory, core,
+                          length_bits=meta.get("dma", {}).get("sg_length_width", 26))
         core.sink = dma
         self.models = {"dma": dma, "accel": core}
         self._windows = [(SIM_BASES["dma"], dma), (SIM_BASES["accel"], core)]
@@ -308,16 +311,22 @@ class SimDevice(_PynqDevice):
 
 def make_sim_overlay(directory, bundle_sha256, lr_height, lr_width,
                      name="egvsr_sim", bundle_path=None, engine="golden",
-                     dma_data_width=64, preset=None):
+                     dma_data_width=64, preset=None, lr_min=(8, 8)):
     """Write a simulated overlay (placeholder ``.bit`` + ``.egvsr.json``).
+
+    ``lr_height x lr_width`` is the largest LR frame the simulated core
+    takes, ``lr_min`` the smallest (a run-time size core, as the RTL top;
+    ``None``: only the one size, as the HLS wrapper).
 
     Returns the ``.bit`` path to pass to ``pynq.Overlay(..., device=SimDevice())``
     or :func:`egvsr.board.overlay.load_overlay`.
     """
     os.makedirs(directory, exist_ok=True)
     bit = os.path.join(directory, name + ".bit")
+    if lr_min is not None:
+        lr_min = (min(int(lr_min[0]), int(lr_height)), min(int(lr_min[1]), int(lr_width)))
     meta = _meta.make_meta(bundle_sha256, lr_height, lr_width, board="sim",
-                           preset=preset, dma_data_width=dma_data_width)
+                           preset=preset, dma_data_width=dma_data_width, lr_min=lr_min)
     meta["sim"] = {"engine": engine,
                    "bundle_path": None if bundle_path is None
                    else os.path.abspath(str(bundle_path))}

@@ -10,14 +10,18 @@ AXI DMA v7.1, simple mode (PG021), the registers pynq's driver touches::
     0x58 S2MM_LENGTH (write arms; read = bytes received, ended by TLAST)
 
 Stream model: MM2S copies the whole transfer into the core's input FIFO and
-ends it with TLAST (as the AXI DMA does).  The core consumes one frame of
-``H*W*Bin`` bytes when started, computes it, and emits one packet of
-``4H*4W*4`` bytes with TLAST on its last beat.  S2MM writes a packet into an
-armed buffer; a packet longer than the buffer sets DMAIntErr and halts.
-A channel only reports Idle after its first transfer completes, as after a
-hardware reset.  A core that is not started, or a short input frame, leaves
-S2MM busy forever: on the board ``wait()`` would hang; the driver's timeout
-catches it.
+ends it with TLAST (as the AXI DMA does); the driver sends one LR line per
+transfer.  The core (``SrnetCoreModel``, register map
+:mod:`egvsr.board.regmap`) takes ``LR_HEIGHT`` lines per ``ap_start``,
+checks each line's length against ``LR_WIDTH`` and emits one packet per LR
+line (4 HR rows, ``16*W*4`` bytes) with TLAST on its last beat.  S2MM writes
+one packet into each armed buffer; a packet longer than the buffer sets
+DMAIntErr and halts.  A channel only reports Idle after its first transfer
+completes, as after a hardware reset.  A core that is not started, or a
+frame with too few lines, leaves S2MM busy forever: on the board ``wait()``
+would hang; the driver's timeout catches it.  ``AxiDmaModel.mm2s_hook``
+(``hook(index, data) -> data``) lets a test lose or add beats on the way
+to the core.
 """
 
 import threading
@@ -64,14 +68,17 @@ class _Channel:
 class AxiDmaModel:
     """AXI DMA (simple mode) with an MM2S and an S2MM channel."""
 
-    def __init__(self, device, memory, core):
+    def __init__(self, device, memory, core, length_bits=26):
         self.device = device
+        self.length_mask = (1 << int(length_bits)) - 1
         self.memory = memory
         self.core = core
         self.mm2s = _Channel()
         self.s2mm = _Channel()
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.mm2s_count = 0
+        self.mm2s_hook = None   # fault injection: hook(index, bytes) -> bytes
 
     def read(self, off):
         ch, reg = (self.mm2s, off) if off < 0x30 else (self.s2mm, off - 0x30)
@@ -108,7 +115,7 @@ class AxiDmaModel:
         elif reg == 0x1C:
             ch.addr = (ch.addr & 0xFFFFFFFF) | (value << 32)
         elif reg == 0x28:
-            self._start(ch, value & 0x3FFFFFF)
+            self._start(ch, value & self.length_mask)
 
     def _start(self, ch, length):
         if not ch.running:
@@ -126,6 +133,9 @@ class AxiDmaModel:
                 return
             self.bytes_sent += length
             ch.complete(length)
+            if self.mm2s_hook is not None:
+                data = self.mm2s_hook(self.mm2s_count, data)
+            self.mm2s_count += 1
             self.core.push(data, tlast=True)  # MM2S ends each transfer with TLAST
         else:
             self.drain()
@@ -151,31 +161,52 @@ class AxiDmaModel:
 
 
 class SrnetCoreModel:
-    """The SRNet stream core with an HLS ``ap_ctrl_hs`` control register.
+    """The SRNet stream core behind ``s_axi_control`` (:mod:`egvsr.board.regmap`).
 
-    ``0x00 AP_CTRL``: bit0 ap_start, bit1 ap_done (clear on read), bit2
-    ap_idle, bit3 ap_ready, bit7 auto_restart.  The core takes frames from
-    its input FIFO only while started.
+    Control as Vitis HLS ``ap_ctrl_hs``: ``ap_start`` latches ``LR_HEIGHT``
+    and ``LR_WIDTH``; a size outside ``[lr_min, MAX_*]`` sets
+    ``STATUS_SIZE_ERROR`` and ends the frame at once, consuming nothing.
+    Otherwise the core takes ``LR_HEIGHT`` input lines, each ended by TLAST
+    (one MM2S transfer), and sends one packet per LR line: its 4 HR rows,
+    ``16*W*4`` bytes with TLAST on the last beat.
+
+    Frame sync: a line of the wrong length (a lost or an extra beat, or a
+    partial last beat, TKEEP not all ones, after a lost DMA word) sets
+    ``STATUS_FRAME_ERROR`` and counts in ``ERR_COUNT``; the line is cut or
+    zero-filled to ``W`` pixels and the core keeps counting lines by TLAST,
+    so it is back in step at the next frame and every output packet still
+    comes (the driver reads STATUS and runs the frame again).
+
+    Fault injection for the tests: ``stall`` (a hung core: lines are taken,
+    nothing comes out) and ``extra_out_bytes`` (longer output packets).
     """
 
     def __init__(self, device, meta, engine, threaded=True):
+        from . import meta as _meta
+        from . import regmap
+        self.rm = regmap
         self.device = device
         self.lock = device.lock
         self.engine = engine
-        self.h, self.w = meta["lr_height"], meta["lr_width"]
+        (self.min_h, self.min_w), (self.max_h, self.max_w) = _meta.size_range(meta)
         st = meta["stream"]
         self.bin = st["in_bytes_per_pixel"]
         self.bout = st["out_bytes_per_pixel"]
-        self.frame_in = self.h * self.w * self.bin
+        self.id = _meta.id_words(meta["bundle_sha256"])
+        self.version = regmap.REGMAP_VERSION
         self.sink = None
-        self.ctrl = 0
+        self.regs = {"AP_CTRL": 0, "GIE": 0, "IER": 0, "ISR": 0, "LR_HEIGHT": 0,
+                     "LR_WIDTH": 0, "STATUS": 0, "ERR_COUNT": 0}
         self.done = False
-        self.busy = False
-        self.fifo = []          # input chunks (uint8 arrays)
-        self.fifo_bytes = 0
+        self.frame = None       # (h, w) of the frame in progress
+        self.busy = False       # computing (worker)
+        self.partial = []       # chunks of the line being received
+        self.lines = []         # complete input lines (uint8 arrays)
         self.out = []           # output packets
         self.frames = 0
-        self.tlast_errors = 0   # TLAST not on a frame boundary
+        self.last_input = None  # the last frame's input bytes (H, W, Bin)
+        self.stall = False
+        self.extra_out_bytes = 0
         self.error = None       # exception raised by the engine
         self._stop = False
         self._cv = threading.Condition(self.lock)
@@ -185,30 +216,61 @@ class SrnetCoreModel:
                                             name="egvsr-sim-core")
             self._thread.start()
 
-    # --- AXI-Lite ---
+    # --- AXI-Lite (s_axi_control) ---
     def read(self, off):
-        if off == 0x00:
-            started = self.ctrl & 0x81
-            v = (self.ctrl & 0x81) | (0x2 if self.done else 0)
-            v |= 0x0 if (self.busy or started) else 0x4
-            v |= 0x8 if not self.busy else 0
-            self.done = False
+        rm = self.rm
+        name = next((r.name for r in rm.REGISTERS if r.offset == off), None)
+        if name == "AP_CTRL":
+            ctrl = self.regs["AP_CTRL"]
+            idle = self.frame is None and not self.busy
+            v = ctrl & (rm.AP_START | rm.AP_AUTO_RESTART)
+            v |= rm.AP_DONE if self.done else 0
+            v |= (rm.AP_IDLE | rm.AP_READY) if idle else 0
+            self.done = False   # clear on read
             return v
-        return 0
+        fixed = {"ID_LO": self.id[0], "ID_HI": self.id[1], "MAX_HEIGHT": self.max_h,
+                 "MAX_WIDTH": self.max_w, "VERSION": self.version}
+        if name in fixed:
+            return fixed[name]
+        return self.regs.get(name, 0)
 
     def write(self, off, value):
-        if off == 0x00:
-            self.ctrl = value & 0x81
-            self._cv.notify_all()
-            self._step_inline()
+        rm = self.rm
+        name = next((r.name for r in rm.REGISTERS if r.offset == off), None)
+        if name == "AP_CTRL":
+            self.regs["AP_CTRL"] = value & (rm.AP_START | rm.AP_AUTO_RESTART)
+            self._try_start()
+        elif name == "ISR":
+            self.regs["ISR"] ^= value & 0x3
+        elif name in ("GIE", "IER", "LR_HEIGHT", "LR_WIDTH"):
+            bits = rm.BY_NAME[name].bits
+            self.regs[name] = value & ((1 << bits) - 1)
+        # read-only registers ignore writes
+
+    def _try_start(self):
+        rm = self.rm
+        if not self.regs["AP_CTRL"] & rm.AP_START or self.frame is not None or self.busy:
+            return
+        h, w = self.regs["LR_HEIGHT"], self.regs["LR_WIDTH"]
+        if not self.regs["AP_CTRL"] & rm.AP_AUTO_RESTART:
+            self.regs["AP_CTRL"] &= ~rm.AP_START   # ap_ready: the start is taken
+        if not (self.min_h <= h <= self.max_h and self.min_w <= w <= self.max_w):
+            self.regs["STATUS"] = rm.STATUS_SIZE_ERROR
+            self.done = True
+            return
+        self.regs["STATUS"] = 0
+        self.frame = (h, w)
+        self._cv.notify_all()
+        self._step_inline()
 
     # --- stream ---
     def push(self, data, tlast):
-        """Input beats from MM2S (lock held)."""
-        self.fifo.append(data)
-        self.fifo_bytes += len(data)
-        if tlast and self.fifo_bytes % self.frame_in:
-            self.tlast_errors += 1
+        """Input beats from MM2S (lock held); TLAST ends a line."""
+        self.partial.append(np.asarray(data, np.uint8))
+        if tlast:
+            line = np.concatenate(self.partial) if len(self.partial) > 1 else self.partial[0]
+            self.partial = []
+            self.lines.append(line)
         self._cv.notify_all()
         self._step_inline()
 
@@ -219,35 +281,53 @@ class SrnetCoreModel:
         self.out.clear()
 
     def _take_frame(self):
-        if not (self.ctrl & 0x81) or self.fifo_bytes < self.frame_in:
+        """The frame's input lines, synchronised on TLAST (lock held)."""
+        if self.frame is None or self.busy or len(self.lines) < self.frame[0]:
             return None
-        data = np.concatenate(self.fifo) if len(self.fifo) > 1 else self.fifo[0]
-        frame, rest = data[:self.frame_in], data[self.frame_in:]
-        self.fifo = [rest] if len(rest) else []
-        self.fifo_bytes = len(rest)
-        if not self.ctrl & 0x80:
-            self.ctrl &= ~0x1  # ap_start consumed (ap_ready)
+        h, w = self.frame
+        lines, self.lines = self.lines[:h], self.lines[h:]
+        buf = np.zeros((h, w * self.bin), np.uint8)
+        bad = 0
+        for y, line in enumerate(lines):
+            if len(line) != w * self.bin:
+                bad += 1           # short (or a partial beat): zero-filled; long: cut
+            n = min(len(line), w * self.bin)
+            buf[y, :n] = line[:n]
+        if bad:
+            self.regs["STATUS"] |= self.rm.STATUS_FRAME_ERROR
+            self.regs["ERR_COUNT"] = (self.regs["ERR_COUNT"] + 1) & 0xFFFFFFFF
         self.busy = True
-        return frame
+        self.last_input = buf.reshape(h, w, self.bin)
+        return self.last_input
 
     def _compute(self, frame):
-        x = frame.reshape(self.h, self.w, self.bin)[:, :, :SRNET_IN_CHANNELS]
+        if self.stall:
+            return None
+        h, w = frame.shape[:2]
+        x = frame[:, :, :SRNET_IN_CHANNELS]
         try:
             y = np.asarray(self.engine(np.ascontiguousarray(x)), np.uint8)
-            out = np.zeros((4 * self.h, 4 * self.w, self.bout), np.uint8)
-            out[:, :, :3] = y
-            return out.reshape(-1)
+            out = np.zeros((h, 4, 4 * w, self.bout), np.uint8)
+            out[..., :3] = y.reshape(h, 4, 4 * w, 3)
+            packets = [out[i].reshape(-1) for i in range(h)]
+            if self.extra_out_bytes:
+                packets = [np.concatenate([p, np.zeros(self.extra_out_bytes, np.uint8)])
+                           for p in packets]
+            return packets
         except Exception as e:  # a core that dies never sends TLAST
             self.error = e
             return None
 
-    def _finish(self, packet):
+    def _finish(self, packets):
         self.busy = False
-        if packet is not None:
-            self.out.append(packet)
-            self.frames += 1
-            self.done = True
-            self.sink.drain()
+        if packets is None:
+            return     # hung: the frame never ends
+        self.frame = None
+        self.out.extend(packets)
+        self.frames += 1
+        self.done = True
+        self.sink.drain()
+        self._try_start()  # auto_restart, or a start written while busy
 
     def _step_inline(self):
         if self._thread is not None:
@@ -267,9 +347,9 @@ class SrnetCoreModel:
                     frame = self._take_frame()
                 if self._stop:
                     return
-            packet = self._compute(frame)  # outside the lock: overlaps host
+            packets = self._compute(frame)  # outside the lock: overlaps host
             with self._cv:
-                self._finish(packet)
+                self._finish(packets)
 
     def stop(self):
         with self._cv:

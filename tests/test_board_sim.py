@@ -12,7 +12,7 @@ from egvsr.board import meta as bmeta  # noqa: E402
 from egvsr.board.dmastream import FrameStream  # noqa: E402
 from egvsr.board.overlay import load_overlay  # noqa: E402
 from egvsr.board.simdevice import SimDevice, make_sim_overlay  # noqa: E402
-from egvsr.board.streams import pack_step  # noqa: E402
+from egvsr.board import regmap  # noqa: E402
 from egvsr.golden import network  # noqa: E402
 from egvsr.golden.bundle import Bundle  # noqa: E402
 from egvsr.golden.synth import random_bundle, synthetic_frames  # noqa: E402
@@ -65,58 +65,145 @@ def test_board_srnet_callable_and_fast_path(bundle, frames):
         out = network.run_sequence(bundle, frames[:2], srnet=srnet, temporal_pad=1)
         np.testing.assert_array_equal(out, ref)
         d = network.step(bundle, frames[1], frames[0], ref[0], details=True)
-        np.testing.assert_array_equal(srnet.run_step(frames[1], d["warped"]), d["hr"])
-        # the packed DMA buffer is the 51-channel SRNet input plus zero pad
-        buf = srnet.in_buf
-        np.testing.assert_array_equal(buf[..., :51], d["sr_input"])
-        assert not buf[..., 51:].any()
         dev = srnet.handle.device
-        assert dev.models["dma"].bytes_sent == dev.models["dma"].bytes_received * 56 // 64
-        assert dev.flushes > 0 and dev.invalidates > 0  # pynq cache maintenance ran
+        dma, core = dev.models["dma"], dev.models["accel"]
+        n0, f0 = dma.mm2s_count, dev.flushes
+        np.testing.assert_array_equal(srnet.run_step(frames[1], d["warped"]), d["hr"])
+        # what reached the core, line by line, is the 51-channel SRNet input plus zero pad
+        np.testing.assert_array_equal(core.last_input[..., :51], d["sr_input"])
+        assert not core.last_input[..., 51:].any()
+        assert dma.bytes_sent == dma.bytes_received * 56 // 64
+        # one MM2S transfer and one cache flush per LR line; small ring buffers only
+        assert dma.mm2s_count - n0 == H and dev.flushes - f0 == H
+        assert dev.invalidates > 0  # pynq cache maintenance ran on the receive side
+        st = srnet.stream
+        assert [b.nbytes for b in st.in_ring] == [W * 56] * 2
+        assert [b.nbytes for b in st.out_ring] == [16 * W * 4] * 2
+        # the core was programmed through the register map
+        assert (core.regs["LR_HEIGHT"], core.regs["LR_WIDTH"]) == (H, W)
+        assert srnet.handle.reg("STATUS") == 0 and srnet.handle.reg("ERR_COUNT") == 0
 
 
-def test_explicit_overlay_frame_size_and_bundle_checks(overlay_path, bundle,
+def test_explicit_overlay_frame_size_and_bundle_checks(tmp_path, overlay_path, bundle,
                                                        other_bundle, frames):
     with BoardSrnet(bundle, overlay=overlay_path, simulate=True) as srnet:
-        assert srnet.handle.lr_size == (H, W)
-        with pytest.raises(FrameSizeError, match="built for 24x32"):
+        assert srnet.handle.lr_size == (H, W) and srnet.handle.lr_min == (8, 8)
+        with pytest.raises(FrameSizeError, match="built for 8x8 up to 24x32"):
             srnet(np.zeros((H + 8, W, 51), np.uint8))
         with pytest.raises(FrameSizeError):
             srnet(np.zeros((H, W, 48), np.uint8))
+    fixed = make_sim_overlay(tmp_path / "fixed", bundle.sha256, H, W, lr_min=None)
+    with BoardSrnet(bundle, overlay=fixed, simulate=True) as srnet:
+        with pytest.raises(FrameSizeError, match="built for 24x32 only"):
+            srnet(np.zeros((H - 8, W, 51), np.uint8))
     with pytest.raises(BundleMismatchError, match="rebuild the overlay"):
         BoardSrnet(other_bundle, overlay=overlay_path, simulate=True)
+
+
+def _crop_frames(frames, h, w):
+    return np.ascontiguousarray(frames[:, :h, :w])
+
+
+def test_two_frame_sizes_one_overlay(overlay_path, bundle, frames):
+    """One overlay (largest frame 24x32) runs 24x32 and 16x24 sequences, bit-exact
+    with golden; the driver programs LR_HEIGHT/LR_WIDTH per frame, nothing reloads."""
+    with EgvsrAccel(bundle, overlay=overlay_path, simulate=True) as acc:
+        handle = acc.srnet.handle
+        models = dict(handle.device.models)
+        for h, w in ((H, W), (16, 24), (H, W)):
+            clip = _crop_frames(frames[:2], h, w)
+            out = acc.upscale_video(clip, temporal_pad=0)
+            np.testing.assert_array_equal(out, network.run_sequence(bundle, clip, temporal_pad=0))
+            core = handle.device.models["accel"]
+            assert (core.regs["LR_HEIGHT"], core.regs["LR_WIDTH"]) == (h, w)
+        assert acc.srnet.handle is handle and handle.device.models == models
+        assert handle.reg("ERR_COUNT") == 0
+
+
+def _fault(kind, line):
+    """An MM2S hook: lose or add bytes on the way to the core in transfer `line`."""
+    def hook(i, data):
+        if i != line:
+            return data
+        return {"drop_beat": data[56:], "drop_word": data[:-8],
+                "extra_beat": np.concatenate([data, data[:56]])}[kind]
+    return hook
+
+
+@pytest.mark.parametrize("kind", ["drop_beat", "drop_word", "extra_beat"])
+def test_frame_sync_error_restarts_the_frame(overlay_path, bundle, frames, kind):
+    """A line of the wrong length sets STATUS frame error and ERR_COUNT; the core
+    stays in step (it counts lines by TLAST), the driver runs the frame again
+    without a bitstream reload, and the output equals golden."""
+    h = load_overlay(overlay_path, bundle=bundle, simulate=True)
+    st = FrameStream(h, timeout=5.0)
+    try:
+        models = dict(h.device.models)
+        x = network.srnet_input(frames[0], np.zeros((4 * H, 4 * W, 3), np.uint8))
+        h.device.models["dma"].mm2s_hook = _fault(kind, line=5)
+        np.testing.assert_array_equal(st.run_x(x), network.run_srnet(bundle, x))
+        assert st.frame_errors == 1 and h.reg("ERR_COUNT") == 1
+        assert h.reg("STATUS") == 0  # the rerun was clean
+        assert h.device.models == models  # no reload
+        # a persistent fault: the driver gives up with the reason
+        h.device.models["dma"].mm2s_hook = lambda i, d: d[:-56]
+        with pytest.raises(DmaError, match="frame-sync error .* on 3 runs"):
+            st.run_x(x)
+        assert h.reg("ERR_COUNT") == 4 and not st.dirty
+        h.device.models["dma"].mm2s_hook = None
+        x1 = network.srnet_input(frames[1], np.zeros((4 * H, 4 * W, 3), np.uint8))
+        np.testing.assert_array_equal(st.run_x(x1), network.run_srnet(bundle, x1))
+    finally:
+        st.close()
+        h.close()
+
+
+def test_register_map_of_the_simulated_core(overlay_path, bundle):
+    h = load_overlay(overlay_path, bundle=bundle, simulate=True)
+    try:
+        r = h.reg
+        assert (r("ID_LO"), r("ID_HI")) == bmeta.id_words(bundle.sha256)
+        assert (r("MAX_HEIGHT"), r("MAX_WIDTH"), r("VERSION")) == (H, W, regmap.REGMAP_VERSION)
+        assert r("AP_CTRL") & regmap.AP_IDLE
+        acc = h.accel
+        acc.write(regmap.offset("LR_HEIGHT"), H)
+        acc.write(regmap.offset("LR_WIDTH"), W + 1)  # wider than the build
+        acc.write(regmap.offset("AP_CTRL"), regmap.AP_START)
+        assert r("STATUS") == regmap.STATUS_SIZE_ERROR
+        assert r("AP_CTRL") & (regmap.AP_DONE | regmap.AP_IDLE) == regmap.AP_DONE | regmap.AP_IDLE
+        assert not r("AP_CTRL") & regmap.AP_DONE  # ap_done clears on read
+        acc.write(regmap.offset("ID_LO"), 0)  # read-only
+        assert r("ID_LO") == bmeta.id_words(bundle.sha256)[0]
+    finally:
+        h.close()
 
 
 def test_dma_timeout_raises_and_recovers(overlay_path, bundle, frames):
     h = load_overlay(overlay_path, bundle=bundle, simulate=True)
     st = FrameStream(h, timeout=0.2)
     try:
-        h.accel.write(0x00, 0)  # stop the core: no TLAST ever comes back
-        with pytest.raises(DmaTimeoutError, match="NOT started"):
-            st.run()
-        h.accel.write(0x00, 0x81)  # restart; the DMA was reset by the driver
         x = network.srnet_input(frames[0], np.zeros((4 * H, 4 * W, 3), np.uint8))
-        st.in_buf[..., :51] = x
-        np.testing.assert_array_equal(st.run(), network.run_srnet(bundle, x))
-        # a short MM2S transfer (fewer bytes than the frame) also stalls
-        h.dma.recvchannel.transfer(st.out_buf)
-        h.dma.sendchannel.transfer(st.in_buf, nbytes=st.in_bytes // 2)
-        st.pending = True
-        with pytest.raises(DmaTimeoutError, match="within 0.2 s"):
-            st.collect()
+        h.device.models["accel"].stall = True  # a hung core: no TLAST ever comes back
+        with pytest.raises(DmaTimeoutError, match=r"within 0.2 s at LR line 0 of 24 \(24 sent\)"):
+            st.run_x(x)
+        assert st.dirty
+        old = h.device.models["accel"]
+        np.testing.assert_array_equal(st.run_x(x), network.run_srnet(bundle, x))
+        assert h.device.models["accel"] is not old  # reloaded (fresh core and DMA)
     finally:
         st.close()
         h.close()
 
 
-def test_dma_error_when_packet_exceeds_buffer(overlay_path, bundle):
+def test_dma_error_when_packet_exceeds_buffer(overlay_path, bundle, frames):
     h = load_overlay(overlay_path, bundle=bundle, simulate=True)
     st = FrameStream(h, timeout=2.0)
     try:
-        st.out_buf = pynq.allocate((16, 4 * W, 4), np.uint8, target=h.device)
+        h.device.models["accel"].extra_out_bytes = 8  # a core whose line block is too long
         with pytest.raises(DmaError, match="DMAIntErr"):
-            st.run()
+            st.run_x(np.zeros((H, W, 51), np.uint8))
     finally:
+        st.close()
         h.close()
 
 
@@ -129,6 +216,19 @@ def test_overlay_errors(tmp_path, overlay_path, bundle):
     try:
         h.device.models["id"].words[0] ^= 1  # bitstream from another build
         with pytest.raises(OverlayError, match="does not match its metadata"):
+            h.check_id()
+        h.device.models["id"].words[0] ^= 1
+        core = h.device.models["accel"]
+        core.id = (core.id[0], core.id[1] ^ 1)  # the core's own ID registers
+        with pytest.raises(OverlayError, match="core's ID registers .* do not match"):
+            h.check_id()
+        core.id = bmeta.id_words(bundle.sha256)
+        core.version = regmap.REGMAP_VERSION + 1
+        with pytest.raises(OverlayError, match="register map is version 2, this driver speaks version 1"):
+            h.check_id()
+        core.version = regmap.REGMAP_VERSION
+        core.max_w += 8
+        with pytest.raises(OverlayError, match="up to 24x40 .* metadata says 24x32"):
             h.check_id()
     finally:
         h.close()
@@ -151,11 +251,10 @@ def test_sim_overlay_from_bundle_file(tmp_path, bundle, frames):
     h = load_overlay(bit, bundle=b.sha256, simulate=True, device=dev)
     st = FrameStream(h)
     try:
-        hr = np.zeros((4 * H, 4 * W, 3), np.uint8)
-        pack_step(st.in_buf, frames[0], hr)
-        x = network.srnet_input(frames[0], hr)
-        np.testing.assert_array_equal(st.run(), network.run_srnet(bundle, x))
+        x = network.srnet_input(frames[0], np.zeros((4 * H, 4 * W, 3), np.uint8))
+        np.testing.assert_array_equal(st.run_x(x), network.run_srnet(bundle, x))
     finally:
+        st.close()
         h.close()
 
 
@@ -165,6 +264,8 @@ def test_throughput_test_reports(bundle):
     assert r["throughput[frames/s]"] > 0 and r["DRAM_in_bandwidth[MB/s]"] > 0
     assert r["bytes_per_frame_in"] == 16 * 16 * 56
     assert r["bytes_per_frame_out"] == 64 * 64 * 4
+    assert r["dma_transfers_per_frame"] == 32
+    assert (r["bytes_per_transfer_in"], r["bytes_per_transfer_out"]) == (16 * 56, 16 * 16 * 4)
     assert set(r["host_ms_per_frame"]) >= {"fnet", "warp", "pack", "dma_wait"}
 
 
@@ -210,7 +311,7 @@ def test_generated_sim_overlay_dir_is_removed_on_close(bundle, frames, tmp_path,
                                                        monkeypatch):
     """The auto-generated simulated overlay lives in an egvsr_sim_* temp dir
     while the device is open, and nothing of it is left after close (also
-    when a new frame size replaces the overlay)."""
+    when a larger frame replaces the overlay; a smaller one reuses it)."""
     import tempfile
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -226,8 +327,11 @@ def test_generated_sim_overlay_dir_is_removed_on_close(bundle, frames, tmp_path,
                                                                 temporal_pad=0))
         first = sim_dirs()
         assert len(first) == 1  # the overlay in use
-        acc.throughput_test(n_frames=1, lr_size=(16, 16))  # another size: a new overlay
+        acc.throughput_test(n_frames=1, lr_size=(16, 16))  # smaller: the same overlay
+        assert sim_dirs() == first
+        acc.throughput_test(n_frames=1, lr_size=(H, W + 8))  # larger: a new overlay
         assert len(sim_dirs()) == 1 and sim_dirs() != first
+        assert acc.srnet.handle.lr_size == (H, W + 8)
     finally:
         acc.close()
     assert sim_dirs() == []

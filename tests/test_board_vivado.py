@@ -112,12 +112,13 @@ def test_generated_tcl(board):
         slaves = [re.search(r"Slave \{/ps/(\w+)\}", cfg)[1] for cfg, _ in auto
                   if f"Master {{/{ip['dma']}/{master}}}" in cfg]
         assert len(slaves) == 1 and "HP" in slaves[0], (master, slaves)
-    # one whole frame per transfer: an HR output frame is 16*H*W pixels of 4 bytes;
+    # one LR line per transfer: its 4 HR rows out are 16*W pixels of 4 bytes;
     # an LR input pixel is 3 + 3*16 channels padded to whole 8-byte DMA words
-    out_bytes = 16 * LR_H * LR_W * 4
-    in_bytes = LR_H * LR_W * math.ceil((3 + 3 * 16) / 8) * 8
+    out_bytes = 16 * LR_W * 4
+    in_bytes = LR_W * math.ceil((3 + 3 * 16) / 8) * 8
     bits = int(dma["c_sg_length_width"])
     assert 2 ** bits - 1 >= max(out_bytes, in_bytes) and bits <= 26  # the AXI DMA's register
+    assert bits == max(14, max(out_bytes, in_bytes).bit_length())  # no wider than a line needs
 
     # the stream: DMA -> ... -> core -> ... -> DMA, each hop as wide as the last,
     # one host-packed LR pixel per input beat and one HR pixel per output beat
@@ -170,9 +171,15 @@ def test_cli_writes_tcl_and_metadata(tmp_path):
     assert m["clock_mhz"] == BOARDS["zcu104"]["clock_mhz"]
 
 
-def test_frame_too_large_and_unknown_board():
-    with pytest.raises(ValueError, match="26-bit"):
-        length_width(2160, 3840)
+def test_dma_length_register_and_unknown_board():
+    # a 960x540 output frame is 33.2 MB: 25 bits, within the 26-bit register even
+    # as one transfer; the driver moves one line, 61,440 bytes out: 16 bits
+    assert (16 * 960 * 540 * 4).bit_length() == 25
+    assert length_width(540, 960) == 16
+    assert length_width(2160, 3840) == 18
+    assert length_width(8, 8) == 14  # the IP's default minimum
+    with pytest.raises(ValueError, match="26-bit length register: use a narrower frame"):
+        length_width(8, 2 ** 20)
     with pytest.raises(ValueError, match="unknown board"):
         generate_tcl("zedboard", SHA, 8, 8, "/ip")
 
