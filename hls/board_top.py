@@ -59,7 +59,10 @@ from egvsr.board import meta as bmeta
 from egvsr.board import regmap
 from egvsr.board.bitstream import ACCEL_PORTS, ACCEL_VLNV, CORE_IN_BYTES, CORE_OUT_BYTES
 
-__all__ = ["BoardTop", "write_board_top", "wrapper_name", "OUT_REGS"]
+__all__ = ["BoardTop", "write_board_top", "wrapper_name", "OUT_REGS", "PO"]
+
+#: HR pixels (4 bytes each: R, G, B, 0) per output beat
+PO = CORE_OUT_BYTES // 4
 
 #: registers the wrapper writes (function outputs), in the harness's order
 OUT_REGS = ("STATUS", "ERR_COUNT", "ID_LO", "ID_HI", "MAX_HEIGHT", "MAX_WIDTH", "VERSION")
@@ -102,8 +105,9 @@ static const unsigned H = {h};            // LR lines per frame (build size = MA
 static const unsigned W = {w};            // LR pixels per line (build size = MAX_WIDTH)
 static const unsigned P = {p};            // HR pixels per hls4ml output word
 static const unsigned IN_BYTES = {CORE_IN_BYTES};    // one LR pixel per input beat (51 channels + pad)
-static const unsigned OUT_BYTES = {CORE_OUT_BYTES};    // one HR pixel per output beat (R, G, B, 0)
-static const unsigned BLOCK_BEATS = 16 * W;  // output beats per LR line: 4 HR rows of 4W pixels
+static const unsigned OUT_BYTES = {CORE_OUT_BYTES};    // bytes per output beat (CORE_OUT_BYTES)
+static const unsigned PO = OUT_BYTES / 4;   // HR pixels (R, G, B, 0) per output beat
+static const unsigned BLOCK_PIXELS = 16 * W;  // HR pixels per LR line: 4 HR rows of 4W
 static const unsigned ID_LO = 0x{id_lo:08x}u;
 static const unsigned ID_HI = 0x{id_hi:08x}u;
 static const unsigned VERSION = {regmap.REGMAP_VERSION};
@@ -138,7 +142,7 @@ def _source(project, top, n_in, n_out_ch) -> str:
 //
 // Ports (board/bitstream.py ACCEL_PORTS): {pin} (AXI4-Stream in, one LR pixel of {n_in}
 // channels + pad per {CORE_IN_BYTES}-byte beat, TLAST on each line's last pixel), {pout}
-// (AXI4-Stream out, one HR pixel R,G,B,0 per {CORE_OUT_BYTES}-byte beat, TLAST on the last
+// (AXI4-Stream out, {CORE_OUT_BYTES // 4} HR pixel(s) R,G,B,0 per {CORE_OUT_BYTES}-byte beat, TLAST on the last
 // beat of each LR line's 4 HR rows), s_axi_control (egvsr.board.regmap), ap_clk, ap_rst_n.
 // One call (ap_start .. ap_done) is one frame.
 #include "{top}.h"
@@ -183,29 +187,33 @@ ReadLines:
     frame_err = err;
 }}
 
-// Output: the network's words (P HR pixels each, raster order) as one beat per HR
-// pixel, TLAST on the last beat of each LR line's block of 4 HR rows.
+// Output: the network's words (P HR pixels each, raster order) as beats of PO HR
+// pixels (4 bytes each: R, G, B, 0), TLAST on the last beat of each LR line's block
+// of 4 HR rows.
 static void write_blocks(hls::stream<result_t> &net_out, hls::stream<out_beat_t> &out) {{
     result_t word;
+    ap_uint<8 * OUT_BYTES> px = 0;
 WriteLines:
     for (unsigned y = 0; y < H; y++) {{
-    WriteBeats:
-        for (unsigned i = 0; i < BLOCK_BEATS; i++) {{
+    WritePixels:
+        for (unsigned k = 0; k < BLOCK_PIXELS; k++) {{
             #pragma HLS PIPELINE II=1
-            unsigned p = i % P;
+            unsigned p = k % P, q = k % PO;
             if (p == 0) word = net_out.read();
-            out_beat_t beat;
-            ap_uint<{8 * CORE_OUT_BYTES}> px = 0;
         Pack:
-            for (unsigned c = 0; c < {n_out_ch}; c++) {{
+            for (unsigned c = 0; c < 4; c++) {{
                 #pragma HLS UNROLL
-                px.range(8 * c + 7, 8 * c) = word[p * {n_out_ch} + c].range();
+                px.range(32 * q + 8 * c + 7, 32 * q + 8 * c) =
+                    c < {n_out_ch} ? (unsigned)word[p * {n_out_ch} + (c < {n_out_ch} ? c : 0)].range() : 0u;
             }}
-            beat.data = px;
-            beat.keep = -1;
-            beat.strb = -1;
-            beat.last = (i == BLOCK_BEATS - 1);
-            out.write(beat);
+            if (q == PO - 1) {{
+                out_beat_t beat;
+                beat.data = px;
+                beat.keep = -1;
+                beat.strb = -1;
+                beat.last = (k == BLOCK_PIXELS - 1);
+                out.write(beat);
+            }}
         }}
     }}
 }}
@@ -318,7 +326,7 @@ int egvsr_board_start(unsigned lr_height, unsigned lr_width, unsigned *regs,
     while (!g_out.empty()) {{
         out_beat_t b = g_out.read();
         if (n >= max_out) return -1;
-        data[n] = (unsigned)b.data;
+        for (unsigned j = 0; j < PO; j++) data[n * PO + j] = (unsigned)b.data.range(32 * j + 31, 32 * j);
         last[n] = (unsigned char)b.last;
         n++;
     }}
@@ -418,12 +426,12 @@ class BoardTop:
 
     def start(self, lr_height, lr_width, max_out=None):
         """One call of the wrapper (ap_start .. ap_done). Returns ``(regs, data, last)``:
-        the output registers by name, the output beats (uint32: R | G<<8 | B<<16) and
-        their TLAST."""
+        the output registers by name, the output beats as uint32 pixels (R | G<<8 |
+        B<<16, ``PO`` per beat, ``(n_beats, PO)``) and each beat's TLAST."""
         self.compile()
-        max_out = 16 * self.lr_height * self.lr_width + 1 if max_out is None else max_out
+        max_out = 16 * self.lr_height * self.lr_width // PO + 1 if max_out is None else max_out
         regs = np.zeros(len(OUT_REGS), np.uint32)
-        data = np.zeros(max_out, np.uint32)
+        data = np.zeros((max_out, PO), np.uint32)
         last = np.zeros(max_out, np.uint8)
         u8, u32 = ctypes.POINTER(ctypes.c_ubyte), ctypes.POINTER(ctypes.c_uint)
         n = self._lib.egvsr_board_start(int(lr_height), int(lr_width), regs.ctypes.data_as(u32),
@@ -450,10 +458,10 @@ class BoardTop:
         last[:, -1] = 1
         self.push(beats.reshape(-1, CORE_IN_BYTES), last.reshape(-1))
         regs, data, tl = self.start(h, w)
-        if len(data) != 16 * h * w:
+        if len(data) != 16 * h * w // PO:
             raise RuntimeError(f"{self.top}: {len(data)} output beats for a {h}x{w} frame, "
-                               f"expected {16 * h * w} (STATUS={regs['STATUS']:#x})")
-        hr = data.view(np.uint8).reshape(4 * h, 4 * w, CORE_OUT_BYTES)[..., :3].copy()
+                               f"expected {16 * h * w // PO} (STATUS={regs['STATUS']:#x})")
+        hr = data.view(np.uint8).reshape(4 * h, 4 * w, 4)[..., :3].copy()
         return hr, regs, tl
 
 
@@ -475,6 +483,9 @@ def write_board_top(core, sha256: str) -> BoardTop:
                          f"{core.out_signed}); the board beat carries 8-bit R, G, B")
     if core.in_exp != -8:
         raise ValueError(f"{project}: input exponent {core.in_exp}, the board beat carries uint8 codes")
+    if CORE_OUT_BYTES % 4 or (16 * w) % PO:
+        raise ValueError(f"output beats of {CORE_OUT_BYTES} bytes (CORE_OUT_BYTES) do not hold whole "
+                         f"4-byte pixels evenly over a {4 * w}-pixel HR row")
     words = int(core.hls_model.get_output_variables()[0].shape[-1])
     p = words // 3
     if not _regs_fit(h, w):

@@ -10,7 +10,7 @@ from egvsr.board import meta as bmeta  # noqa: E402
 from egvsr.board import regmap  # noqa: E402
 from egvsr.golden.graph import run_graph  # noqa: E402
 from egvsr.hls import build as hls_build  # noqa: E402
-from egvsr.hls.board_top import write_board_top  # noqa: E402
+from egvsr.hls.board_top import PO, write_board_top  # noqa: E402
 from egvsr.hls.cores import TOP, build_core  # noqa: E402
 
 PART, CLK = "xck26-sfvc784-2LV-c", 3.333
@@ -48,8 +48,9 @@ def _line_beats(x):
 
 def _check_blocks(last, h, w):
     """TLAST exactly on the last beat of each LR line's 4 HR rows."""
-    assert len(last) == 16 * h * w
-    assert list(np.flatnonzero(last)) == [16 * w * (y + 1) - 1 for y in range(h)]
+    beats = 16 * w // PO
+    assert len(last) == h * beats
+    assert list(np.flatnonzero(last)) == [beats * (y + 1) - 1 for y in range(h)]
 
 
 def test_bit_exact_on_real_frames_with_tlast_per_line(board, bundle, xs):
