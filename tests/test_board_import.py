@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from egvsr.board import meta as bmeta
 from egvsr.board.streams import frame_view, input_words, pack_step, s2d_view
@@ -59,3 +60,22 @@ def test_meta_roundtrip(tmp_path):
     assert p.endswith("egvsr.egvsr.json")
     assert bmeta.read_meta(tmp_path / "egvsr.bit") == m
     assert bmeta.id_words("0f" * 32) == (0x0F0F0F0F, 0x0F0F0F0F)
+
+
+def test_board_extra_accepts_the_board_images_pynq():
+    """`egvsr[board]` must not replace the pynq a PYNQ image ships (3.0.1 .. 4.x)."""
+    import re
+    from pathlib import Path
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        pytest.importorskip("tomli")
+        import tomli as tomllib
+    from packaging.specifiers import SpecifierSet
+    py = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    (req,) = [r for r in py["project"]["optional-dependencies"]["board"] if r.startswith("pynq")]
+    spec = SpecifierSet(re.sub(r"^pynq", "", req))
+    assert "==" not in req
+    for image in ("3.0.1", "3.1.0", "3.1.2", "4.0.0"):
+        assert image in spec, (req, image)
+    assert "2.7.0" not in spec and "5.0.0" not in spec
