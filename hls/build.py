@@ -397,7 +397,14 @@ def _synth(core, project_dir):
         return {"status": f"failed: {e}"}
     if r.returncode != 0:
         return {"status": f"failed: vitis-run exited {r.returncode}", "log_tail": (r.stdout + r.stderr)[-4000:]}
-    return {"status": "ok", "ip": str(project_dir / f"{core.hls_model.config.get_project_name()}_prj")}
+    # the exported IP where `egvsr build`'s bitstream step looks for it (IP_REPO = <hls>/ip)
+    exported = project_dir / f"{core.hls_model.config.get_project_name()}_prj" / "solution1" / "impl" / "ip"
+    if not (exported / "component.xml").is_file():
+        return {"status": f"failed: vitis-run ran but wrote no IP ({exported}/component.xml)"}
+    ip_repo = project_dir.parent / "ip"
+    shutil.rmtree(ip_repo, ignore_errors=True)
+    shutil.copytree(exported, ip_repo)
+    return {"status": "ok", "ip": str(ip_repo)}
 
 
 def _user_plan(cfg, bundle, board, W, H, P) -> dict:
