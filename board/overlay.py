@@ -8,6 +8,7 @@ checking that the overlay matches the host's bundle.
 
 import os
 import tempfile
+import time
 import warnings
 
 from . import meta as _meta
@@ -112,10 +113,33 @@ class EgvsrOverlay:
         """Read core register ``name`` (:mod:`egvsr.board.regmap`)."""
         return self.accel.read(regmap.offset(name))
 
+    def identify(self, timeout=1.0):
+        """The identify call: a start with a size of 0.  The core refuses the
+        size (STATUS size error) and returns at once without taking a beat;
+        an HLS core's read-only registers (ID, MAX size, VERSION) are outputs
+        of its function and hold their values only after such a call."""
+        acc = self.accel
+        acc.write(regmap.offset("LR_HEIGHT"), 0)
+        acc.write(regmap.offset("LR_WIDTH"), 0)
+        acc.write(regmap.offset("AP_CTRL"), regmap.AP_START)
+        deadline = time.monotonic() + timeout
+        while True:
+            v = acc.read(regmap.offset("AP_CTRL"))
+            if v & regmap.AP_DONE or (v & regmap.AP_IDLE and not v & regmap.AP_START):
+                return
+            if time.monotonic() > deadline:
+                raise OverlayError(
+                    f"{os.path.basename(str(self.overlay.bitfile_name))}: the SRNet core did not "
+                    f"return from a start with frame size 0 within {timeout:g} s (it should refuse "
+                    "the size at once): not an egvsr_srnet core of this register map, or its clock "
+                    "or reset is not running")
+            time.sleep(1e-4)
+
     def check_core_regs(self):
         """Compare the core's VERSION, ID_LO/ID_HI and MAX_HEIGHT/MAX_WIDTH
         registers with the driver and the metadata (OverlayError)."""
         where = os.path.basename(str(self.overlay.bitfile_name))
+        self.identify()
         ver = self.reg("VERSION")
         if ver != regmap.REGMAP_VERSION:
             raise OverlayError(

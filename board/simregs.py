@@ -178,7 +178,9 @@ class SrnetCoreModel:
     comes (the driver reads STATUS and runs the frame again).
 
     Fault injection for the tests: ``stall`` (a hung core: lines are taken,
-    nothing comes out) and ``extra_out_bytes`` (longer output packets).
+    nothing comes out) and ``extra_out_bytes`` (longer output packets);
+    ``outputs_valid = False`` models an HLS core before its first call (the
+    read-only registers read 0 until a start).
     """
 
     def __init__(self, device, meta, engine, threaded=True):
@@ -207,6 +209,9 @@ class SrnetCoreModel:
         self.last_input = None  # the last frame's input bytes (H, W, Bin)
         self.stall = False
         self.extra_out_bytes = 0
+        # False models an HLS core before its first call: its read-only registers are
+        # function outputs and read 0 until a start (the driver's identify call)
+        self.outputs_valid = True
         self.error = None       # exception raised by the engine
         self._stop = False
         self._cv = threading.Condition(self.lock)
@@ -231,7 +236,7 @@ class SrnetCoreModel:
         fixed = {"ID_LO": self.id[0], "ID_HI": self.id[1], "MAX_HEIGHT": self.max_h,
                  "MAX_WIDTH": self.max_w, "VERSION": self.version}
         if name in fixed:
-            return fixed[name]
+            return fixed[name] if self.outputs_valid else 0
         return self.regs.get(name, 0)
 
     def write(self, off, value):
@@ -252,6 +257,7 @@ class SrnetCoreModel:
         if not self.regs["AP_CTRL"] & rm.AP_START or self.frame is not None or self.busy:
             return
         h, w = self.regs["LR_HEIGHT"], self.regs["LR_WIDTH"]
+        self.outputs_valid = True
         if not self.regs["AP_CTRL"] & rm.AP_AUTO_RESTART:
             self.regs["AP_CTRL"] &= ~rm.AP_START   # ap_ready: the start is taken
         if not (self.min_h <= h <= self.max_h and self.min_w <= w <= self.max_w):

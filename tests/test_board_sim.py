@@ -227,6 +227,12 @@ def test_overlay_errors(tmp_path, overlay_path, bundle):
         with pytest.raises(OverlayError, match="register map is version 2, this driver speaks version 1"):
             h.check_id()
         core.version = regmap.REGMAP_VERSION
+        # an HLS core before its first call reads 0 in ID/MAX/VERSION: the identify
+        # call (a start with size 0, refused at once) makes them valid
+        core.outputs_valid = False
+        assert h.reg("VERSION") == 0
+        h.check_id()
+        assert h.reg("STATUS") == regmap.STATUS_SIZE_ERROR and core.frame is None
         core.max_w += 8
         with pytest.raises(OverlayError, match="up to 24x40 .* metadata says 24x32"):
             h.check_id()
