@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from egvsr.golden.oplib.conv3x3 import pack_field_bits
+
 __all__ = ["pack_words", "unpack_words", "write_hex", "read_hex", "conv_mem_words",
            "write_conv_mems"]
 
@@ -76,12 +78,14 @@ def read_hex(path, k: int, bits: int, signed: bool = False) -> np.ndarray:
     return unpack_words(lines, k, bits, signed)
 
 
-def conv_mem_words(w_oihw, b, pi: int, po: int, pack: bool = False):
+def conv_mem_words(w_oihw, b, pi: int, po: int, pack: bool = False, w_bits: int = 8):
     """Weight ROM (one row per fold step) and bias ROM (one row per output group) fields.
 
     Weight step ``co_g*NI + ci_g`` holds ``w[co_g*PO+po, ci_g*PI+pi, ky, kx]`` as
-    field ``(po*PI + pi)*9 + ky*3 + kx`` (``pack``: ``w[2j]*2**18 + w[2j+1]`` as
-    field ``(j*PI + pi)*9 + ky*3 + kx``, conv3x3.v ``PACK = 1``); bias group ``co_g`` holds
+    field ``(po*PI + pi)*9 + ky*3 + kx`` (``pack``: the operand ``w[2j]*2**18 + w[2j+1]``
+    stored as ``(w[2j] - (w[2j+1] < 0)) * 2**w_bits + (w[2j+1] mod 2**w_bits)``, a
+    ``2*w_bits + 1``-bit field ``(j*PI + pi)*9 + ky*3 + kx`` that conv3x3.v ``PACK = 1``
+    sign-extends into the operand); bias group ``co_g`` holds
     ``b[co_g*PO + po]`` as field ``po`` (zeros for padding channels).
     """
     w = np.asarray(w_oihw, np.int64)
@@ -92,12 +96,14 @@ def conv_mem_words(w_oihw, b, pi: int, po: int, pack: bool = False):
     # (no, po, ni, pi, 9) -> (no, ni, po, pi, 9)
     words = wp.reshape(no, po, ni, pi, 9).transpose(0, 2, 1, 3, 4)     # (no, ni, po, pi, 9)
     if pack:
-        # pairs of output channels share a multiplier: field w[2j] * 2**18 + w[2j+1]
-        # (27-bit two's complement), j = 0 .. ceil(po/2) - 1, the odd one padded with 0
+        # pairs of output channels share a multiplier, j = 0 .. ceil(po/2) - 1, the odd
+        # one padded with 0: {w[2j] - borrow, w[2j+1]} (the operand's upper field
+        # absorbs the sign of the lower one)
         npair = -(-po // 2)
         pw = np.zeros((no, ni, 2 * npair, pi, 9), np.int64)
         pw[:, :, :po] = words
-        words = pw[:, :, 0::2] * (1 << 18) + pw[:, :, 1::2]
+        hi, lo = pw[:, :, 0::2], pw[:, :, 1::2]
+        words = (hi - (lo < 0)) * (1 << w_bits) + (lo & ((1 << w_bits) - 1))
         return words.reshape(no * ni, npair * pi * 9), _bias(b, cout, no, po)
     words = words.reshape(no * ni, po * pi * 9)
     return words, _bias(b, cout, no, po)
@@ -109,13 +115,9 @@ def _bias(b, cout, no, po):
     return bp.reshape(no, po)
 
 
-#: width of a packed pair of weights in the ROM (conv3x3.v PACK = 1)
-PACK_FIELD_BITS = 27
-
-
 def write_conv_mems(w_oihw, b, pi: int, po: int, w_bits: int, b_bits: int, w_path, b_path,
                     pack: bool = False):
-    words, bias = conv_mem_words(w_oihw, b, pi, po, pack)
-    write_hex(w_path, words, PACK_FIELD_BITS if pack else w_bits)
+    words, bias = conv_mem_words(w_oihw, b, pi, po, pack, w_bits)
+    write_hex(w_path, words, pack_field_bits(w_bits) if pack else w_bits)
     write_hex(b_path, bias, b_bits)
     return Path(w_path), Path(b_path)

@@ -35,15 +35,15 @@ def _runs(rng: random.Random, max_w: int, n_big: int = 1):
 def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = False,
               pack: bool = False) -> dict:
     """Random conv3x3 parameters. `full`: PI=CIN, PO=COUT (II = 1). `pack`: two
-    INT8 products per multiplier (PACK = 1, 8-bit operands, PO >= 2)."""
+    INT8 products per multiplier (PACK = 1, operands of at most 8 bits, PO >= 2)."""
     rng = random.Random(seed)
     cin = rng.randint(1, 4 if small else 6)
     cout = rng.randint(2 if pack else 1, 3 if small else 5)
     pi = cin if full else rng.randint(1, cin)
     po = cout if full else rng.randint(2 if pack else 1, cout)
-    in_bits = 8 if pack else rng.choice([8, 8, 6])
+    in_bits = rng.choice([8, 8, 7]) if pack else rng.choice([8, 8, 6])
     in_signed = rng.choice([0, 1])
-    w_bits = 8 if pack else rng.choice([8, 8, 5])
+    w_bits = rng.choice([8, 8, 6]) if pack else rng.choice([8, 8, 5])
     out_bits = rng.choice([8, 8, 10])
     out_signed = rng.choice([0, 1])
     act = rng.choice(["none", "relu", "leaky"])
@@ -62,6 +62,8 @@ def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = Fals
     wmax = 2 ** (w_bits - 1) - 1
     nrng = np.random.default_rng(seed)
     w = nrng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
+    if pack:
+        w.flat[::5] = -wmax - 1          # the most negative weight in both lanes
     bmax = min(int(2 * std), 2 ** (b_bits - 1) - 1)   # the bias must fit its B_BITS field
     b = nrng.integers(-bmax, bmax + 1, size=cout)
     return dict(core="conv3x3", params=params, seed=seed, runs=_runs(rng, max_w),

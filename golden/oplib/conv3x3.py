@@ -33,8 +33,10 @@ def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
     return out
 
 
-#: bits of a packed pair of INT8 weights in the ROM (conv3x3.v PACK = 1)
-PACK_FIELD_BITS = 27
+def pack_field_bits(w_bits: int) -> int:
+    """Bits of a packed pair of weights in the ROM (conv3x3.v PACK = 1):
+    {w[2j] - borrow, w[2j+1]}, sign-extended into the 27-bit operand by wiring."""
+    return 2 * w_bits + 1
 
 
 def can_pack(in_bits: int, w_bits: int, po: int) -> bool:
@@ -47,36 +49,46 @@ def rtl_dsp(pi: int, po: int, pack: bool) -> int:
     return 9 * pi * (ceil_div(po, 2) if pack else po)
 
 
-def rtl_lut(cin, cout, in_bits, w_bits, pi, po, pack: bool = False) -> int:
-    """An estimate of conv3x3.v's LUTs (the multipliers are DSPs, line buffers BRAM):
-    PO adder trees of 9*PI - 1 adders and the high-lane borrow adders of the packed
-    multipliers at 2 LUTs per sum bit (the sums grow from the product width by one
-    bit a level), the weight ROM when it is LUT ROM (fewer than ROM_BLOCK_MIN
-    words: one LUT6 per bit per 64 words), the input-group select of the taps
-    and the requantization. Calibrated on yosys synth_xilinx -family xcup of two
-    cores (16->16 PI6 PO4 packed: 16.3k LUT measured, 15.8k estimated; PI4 PO2:
-    3.6k measured, 3.7k estimated). An estimate, not a synthesis report."""
-    pw = in_bits + 1 + w_bits
-    n = 9 * pi
-    tree, width, left = 0, pw + 1, n
+def _tree_bits(n: int, width: int) -> int:
+    """Sum bits of a binary tree over `n` values of `width` bits (one more a level)."""
+    bits, left = 0, n
     while left > 1:
-        tree += (left // 2) * width
+        bits += (left // 2) * width
         left = (left + 1) // 2
         width += 1
+    return bits
+
+
+def rtl_lut(cin, cout, in_bits, w_bits, pi, po, pack: bool = False) -> int:
+    """An estimate of conv3x3.v's LUTs (the multipliers are DSPs, line buffers BRAM):
+    one LUT per sum bit of the PO adder trees (9*PI - 1 adders, the sums growing
+    from the product width by one bit a level) and, when packed, of each pair's
+    borrow-count tree and high-lane correction; the weight ROM when it is LUT ROM
+    (fewer than ROM_BLOCK_MIN words: one LUT6 per bit per 64 words); the
+    input-group select of the taps; accumulation and requantization; a fixed 500
+    for the control. Calibrated on yosys synth_xilinx -family xcup of three packed
+    cores (16->16 PI6 PO4: 7,310 measured, 7,460 estimated; 16->48 PI8 PO6:
+    14,016 / 13,991; 16->16 PI4 PO2: 3,200 / 3,020; unpacked 16->16 PI4 PO2: 3,176 /
+    2,856). An estimate, not a synthesis
+    report."""
+    pw = in_bits + 1 + w_bits
+    n = 9 * pi
+    tree = _tree_bits(n, pw + 1)
     ni, no = ceil_div(cin, pi), ceil_div(cout, po)
     f = ni * no
-    word = pi * ceil_div(po, 2) * 9 * PACK_FIELD_BITS if pack else pi * po * 9 * w_bits
+    word = pi * ceil_div(po, 2) * 9 * pack_field_bits(w_bits) if pack else pi * po * 9 * w_bits
     rom = word * ceil_div(f, 64) if f < ROM_BLOCK_MIN else 0
     mux = 9 * pi * (in_bits + 1) * ceil_div(ni - 1, 3) if ni > 1 else 0
-    lanes = ceil_div(po, 2) * n * pw if pack else 0
-    acc_w = max(pw + (9 * ni * pi - 1).bit_length() + 1, 32) + 1
-    return 2 * (po * tree + lanes) + rom + mux + po * 2 * acc_w
+    sumw = pw + (9 * ni * pi).bit_length() + 1
+    lanes = ceil_div(po, 2) * (_tree_bits(n, 2) + sumw) if pack else 0
+    acc_w = max(sumw, 32) + 1
+    return po * tree + lanes + rom + mux + po * 2 * acc_w + 500
 
 
 def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -> int:
     """conv3x3.v: two line buffers of `line_w` pixels + the weight ROM (F words)."""
     f = ceil_div(cin, pi) * ceil_div(cout, po)
-    word = pi * ceil_div(po, 2) * 9 * PACK_FIELD_BITS if pack else pi * po * 9 * w_bits
+    word = pi * ceil_div(po, 2) * 9 * pack_field_bits(w_bits) if pack else pi * po * 9 * w_bits
     rom = bram18(word, f) if f >= ROM_BLOCK_MIN else 0
     return 2 * bram18(cin * in_bits, line_w) + rom
 
@@ -213,4 +225,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "can_pack", "ACT_CODE"]
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "can_pack", "pack_field_bits", "ACT_CODE"]

@@ -32,11 +32,14 @@
 // stalls and no clock enable fans out to it (only the issue stage waits).
 //
 // PACK = 1 (UltraScale+ DSP48E2, IN_BITS <= 8, W_BITS <= 8): two output
-// channels share one 27x18 multiplier. The weight ROM then holds, per pair of
-// output channels (2j, 2j+1), pi and tap, the 27-bit field
-// w[2j] * 2**18 + w[2j+1]; the product x * field carries w[2j+1]*x in its low
-// 18 bits and w[2j]*x above, recovered as hi = (P >>> 18) + P[17] (the low
-// lane's sign borrows one from the high lane), exactly.
+// channels share one 27x18 multiplier whose 27-bit operand is
+// w[2j] * 2**18 + w[2j+1]. The ROM holds that operand in 2*W_BITS+1 bits,
+// {w[2j] - (w[2j+1] < 0), w[2j+1]}, and the operand is formed by sign
+// extension (wiring, no adder). The product x * operand carries w[2j+1]*x in
+// its low 18 bits and w[2j]*x - borrow above bit 18, where the borrow is bit
+// 17 (the low lane's sign). The trees sum the raw high lanes; a small tree
+// counts the borrows of each pair and one adder per high lane adds the count
+// after the tree (no adder per multiplier), exactly.
 module conv3x3 #(
     parameter CIN         = 4,
     parameter COUT        = 4,
@@ -89,15 +92,17 @@ module conv3x3 #(
     localparam PK    = (PACK != 0 && PO >= 2 && IN_BITS <= 8 && W_BITS <= 8) ? 1 : 0;
     localparam NPAIR = (PO + 1) / 2;
     localparam NM    = PK ? NPAIR * PI * 9 : PO * PI * 9;   // multipliers (DSPs)
-    localparam WF    = PK ? 27 : W_BITS;         // weight field of the ROM word
+    localparam WF    = PK ? 27 : W_BITS;         // multiplier weight operand
+    localparam RFW   = PK ? 2 * W_BITS + 1 : W_BITS; // weight field of the ROM word
     localparam XW    = IN_BITS + 1;              // activation operand (signed)
     localparam MW    = XW + WF;                  // multiplier output
     localparam PW    = IN_BITS + 1 + W_BITS;     // one product
     localparam SUMW  = PW + $clog2(9 * CINP) + 1;
     localparam ACC_W = ((SUMW > B_BITS) ? SUMW : B_BITS) + 1;
     localparam TL    = $clog2(9 * PI);           // adder tree levels (registered)
+    localparam BCW   = $clog2(9 * PI + 1) + 1;   // borrow count of a pair (signed)
     // stages after the issue: 1 window/ROM, 2 taps, 3 A/B regs, 4 M, 5 P,
-    // (6 lanes when PK), tree, bias/accumulate, requant
+    // tree, (borrow correction when PK), bias/accumulate, requant
     localparam ST    = 5 + PK + TL;              // tree sum valid at stage ST
     localparam LAT   = ST + 2;                   // push at stage LAT
     localparam FL2   = $clog2(LAT + 4);          // output FIFO: room for every pixel in flight
@@ -254,14 +259,14 @@ module conv3x3 #(
     // weight ROM, one word per fold step: block RAM when it is at least
     // ROM_BLOCK_MIN words deep, LUTs when shallower ("logic": yosys can not
     // map a wide shallow ROM to LUTRAM; Vivado warns and infers LUT ROM)
-    reg [NM*WF-1:0] wq;
+    reg [NM*RFW-1:0] wq;
     generate
         if (F >= ROM_BLOCK_MIN) begin : g_wrom_block
-            (* rom_style = "block" *) reg [NM*WF-1:0] wrom [0:F-1];
+            (* rom_style = "block" *) reg [NM*RFW-1:0] wrom [0:F-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge aclk) wq <= wrom[step1];
         end else begin : g_wrom_lut
-            (* rom_style = "logic" *) reg [NM*WF-1:0] wrom [0:F-1];
+            (* rom_style = "logic" *) reg [NM*RFW-1:0] wrom [0:F-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge aclk) wq <= wrom[step1];
         end
@@ -308,7 +313,7 @@ module conv3x3 #(
 
     // stage 3: registered multiplier operands (group ci2 of every tap, the weights)
     reg [9*PI*XW-1:0] xa;            // signed activations, shared by all outputs
-    reg [NM*WF-1:0]   wb;
+    reg [NM*RFW-1:0]  wb;
     generate
         for (gk = 0; gk < 9; gk = gk + 1) begin : g_sel
             wire [PI*IN_BITS-1:0] xg;
@@ -337,7 +342,14 @@ module conv3x3 #(
             localparam integer GK = gm % 9;
             localparam integer GI = (gm / 9) % PI;
             wire signed [XW-1:0] xs = xa[(GK*PI + GI)*XW +: XW];
-            wire signed [WF-1:0] ws = wb[gm*WF +: WF];
+            wire signed [WF-1:0] ws;
+            if (PK) begin : g_pk    // {hi', lo} -> hi' * 2**18 + lo, sign extensions only
+                wire [RFW-1:0] f = wb[gm*RFW +: RFW];
+                assign ws = {{(9 - W_BITS){f[RFW-1]}}, f[RFW-1:W_BITS],
+                             {(18 - W_BITS){f[W_BITS-1]}}, f[W_BITS-1:0]};
+            end else begin : g_w
+                assign ws = wb[gm*WF +: WF];
+            end
             always @(posedge aclk) begin
                 pm[gm] <= xs * ws;
                 pp[gm] <= pm[gm];
@@ -346,8 +358,11 @@ module conv3x3 #(
     endgenerate
 
     // products of output channel go, tap gk, input gi: lanes of the packed
-    // multipliers (PK, one more register) or the products themselves
+    // multipliers (PK: the high lane without its borrow) or the products
     wire [PO*PI*9*PW-1:0] prods;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [NPAIR*PI*9-1:0] borrow;            // PK: bit 17 of each packed product
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar go, gi;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_po
@@ -359,13 +374,12 @@ module conv3x3 #(
                         /* verilator lint_off UNUSEDSIGNAL */
                         wire [MW-1:0] p = pp[MI];
                         /* verilator lint_on UNUSEDSIGNAL */
-                        reg  [PW-1:0] lane;
-                        if (go % 2 == 0) begin : g_hi   // w[2j] * x: above bit 18, plus the borrow
-                            always @(posedge aclk) lane <= p[18 +: PW] + {{(PW-1){1'b0}}, p[17]};
-                        end else begin : g_lo           // w[2j+1] * x: the low 18 bits
-                            always @(posedge aclk) lane <= p[PW-1:0];
+                        if (go % 2 == 0) begin : g_hi   // w[2j] * x - borrow: above bit 18
+                            assign prods[IDX*PW +: PW] = p[18 +: PW];
+                            assign borrow[MI] = p[17];
+                        end else begin : g_lo           // w[2j+1] * x: the low bits
+                            assign prods[IDX*PW +: PW] = p[PW-1:0];
                         end
-                        assign prods[IDX*PW +: PW] = lane;
                     end else begin : g_direct
                         wire [MW-1:0] p = pp[IDX];
                         assign prods[IDX*PW +: PW] = p[PW-1:0];
@@ -373,14 +387,44 @@ module conv3x3 #(
                 end
             end
         end
+        if (!PK) begin : g_nob
+            assign borrow = {(NPAIR*PI*9){1'b0}};
+        end
     endgenerate
 
     // ---------------------- pipelined adder trees (one per output channel)
-    wire [PO*SUMW-1:0] tsum;
+    wire [PO*SUMW-1:0] tsum0;
     generate
         for (go = 0; go < PO; go = go + 1) begin : g_tree
             add_tree #(.N(PI * 9), .IW(PW), .OW(SUMW)) u_tree (
-                .aclk(aclk), .in(prods[go*PI*9*PW +: PI*9*PW]), .sum(tsum[go*SUMW +: SUMW]));
+                .aclk(aclk), .in(prods[go*PI*9*PW +: PI*9*PW]), .sum(tsum0[go*SUMW +: SUMW]));
+        end
+    endgenerate
+
+    // PK: one stage adds each pair's borrow count to its high lane
+    wire [PO*SUMW-1:0] tsum;
+    genvar gj;
+    generate
+        if (PK) begin : g_borrow
+            reg [PO*SUMW-1:0] tsum_c;
+            for (gj = 0; gj < NPAIR; gj = gj + 1) begin : g_pair
+                wire [2*PI*9-1:0] bits2;
+                wire [BCW-1:0]    cnt;
+                for (gk = 0; gk < PI * 9; gk = gk + 1) begin : g_b
+                    assign bits2[2*gk +: 2] = {1'b0, borrow[gj*PI*9 + gk]};
+                end
+                add_tree #(.N(PI * 9), .IW(2), .OW(BCW)) u_cnt (.aclk(aclk), .in(bits2), .sum(cnt));
+                always @(posedge aclk)
+                    tsum_c[2*gj*SUMW +: SUMW] <= tsum0[2*gj*SUMW +: SUMW] +
+                                                 {{(SUMW-BCW){1'b0}}, cnt};
+                if (2 * gj + 1 < PO) begin : g_lo
+                    always @(posedge aclk)
+                        tsum_c[(2*gj+1)*SUMW +: SUMW] <= tsum0[(2*gj+1)*SUMW +: SUMW];
+                end
+            end
+            assign tsum = tsum_c;
+        end else begin : g_noborrow
+            assign tsum = tsum0;
         end
     endgenerate
 
