@@ -22,7 +22,6 @@ a worker thread and returns, so the host works while the hardware runs;
 """
 
 import math
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -102,7 +101,6 @@ class FrameStream:
         self.frame_errors = 0       # frames run again after a sync error
         self.dma_seconds = 0.0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="egvsr-dma") if threaded else None
-        self._lock = threading.Lock()
 
     # --- public ----------------------------------------------------------
     def submit(self, fill, h, w, out=None):
