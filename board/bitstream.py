@@ -32,7 +32,7 @@ ACCEL_VLNV = "xilinx.com:hls:egvsr_srnet:1.0"
 ACCEL_PORTS = {"in": "s_axis", "out": "m_axis", "ctrl": "s_axi_control",
                "clk": "ap_clk", "rstn": "ap_rst_n"}
 CORE_IN_BYTES = 56   # one LR pixel (51 channels + pad) per beat
-CORE_OUT_BYTES = 4   # one HR pixel (R, G, B, 0) per beat
+CORE_OUT_BYTES = 8   # two HR pixels (R, G, B, 0) per beat: the 64-bit DMA word
 
 
 def length_width(lr_h, lr_w, dma_bytes=8):
@@ -68,6 +68,7 @@ def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
     ps_cfg = {k: v.format(clk=f"{clk:g}") for k, v in b["ps_config"].items()}
     ip = _meta.DEFAULT_IP
     p = dict(ACCEL_PORTS, **(ports or {}))
+    out_dwc = CORE_OUT_BYTES != 8
     dma_cfg = {"c_include_sg": 0, "c_sg_length_width": lw,
                "c_m_axi_mm2s_data_width": 64, "c_m_axis_mm2s_tdata_width": 64,
                "c_m_axi_s2mm_data_width": 64, "c_s_axis_s2mm_tdata_width": 64,
@@ -98,12 +99,17 @@ def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
         f"create_bd_cell -type ip -vlnv {accel_vlnv} {ip['accel']}",
         "create_bd_cell -type ip -vlnv xilinx.com:ip:axis_dwidth_converter:1.1 in_dwc",
         f"set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {{8}} CONFIG.M_TDATA_NUM_BYTES {{{CORE_IN_BYTES}}} CONFIG.HAS_TLAST {{1}}] [get_bd_cells in_dwc]",
-        "create_bd_cell -type ip -vlnv xilinx.com:ip:axis_dwidth_converter:1.1 out_dwc",
-        f"set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {{{CORE_OUT_BYTES}}} CONFIG.M_TDATA_NUM_BYTES {{8}} CONFIG.HAS_TLAST {{1}}] [get_bd_cells out_dwc]",
         f"connect_bd_intf_net [get_bd_intf_pins {ip['dma']}/M_AXIS_MM2S] [get_bd_intf_pins in_dwc/S_AXIS]",
         f"connect_bd_intf_net [get_bd_intf_pins in_dwc/M_AXIS] [get_bd_intf_pins {ip['accel']}/{p['in']}]",
+    ] + ([
+        "create_bd_cell -type ip -vlnv xilinx.com:ip:axis_dwidth_converter:1.1 out_dwc",
+        f"set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {{{CORE_OUT_BYTES}}} CONFIG.M_TDATA_NUM_BYTES {{8}} CONFIG.HAS_TLAST {{1}}] [get_bd_cells out_dwc]",
         f"connect_bd_intf_net [get_bd_intf_pins {ip['accel']}/{p['out']}] [get_bd_intf_pins out_dwc/S_AXIS]",
         f"connect_bd_intf_net [get_bd_intf_pins out_dwc/M_AXIS] [get_bd_intf_pins {ip['dma']}/S_AXIS_S2MM]",
+    ] if out_dwc else [
+        "# the core's output beats are the DMA's 64-bit words: no width converter",
+        f"connect_bd_intf_net [get_bd_intf_pins {ip['accel']}/{p['out']}] [get_bd_intf_pins {ip['dma']}/S_AXIS_S2MM]",
+    ]) + [
         "# bundle hash ID: AXI GPIO with two constant input channels",
         f"create_bd_cell -type ip -vlnv xilinx.com:ip:axi_gpio:2.0 {ip['id']}",
         f"set_property -dict [list CONFIG.C_IS_DUAL {{1}} CONFIG.C_ALL_INPUTS {{1}} CONFIG.C_ALL_INPUTS_2 {{1}} CONFIG.C_GPIO_WIDTH {{32}} CONFIG.C_GPIO2_WIDTH {{32}}] [get_bd_cells {ip['id']}]",
@@ -114,9 +120,9 @@ def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
         f"connect_bd_net [get_bd_pins id_word1/dout] [get_bd_pins {ip['id']}/gpio_io_i]",
         f"connect_bd_net [get_bd_pins id_word2/dout] [get_bd_pins {ip['id']}/gpio2_io_i]",
         "# clocks and resets: one PL clock for the whole datapath",
-        f"foreach pin {{in_dwc/aclk out_dwc/aclk {ip['accel']}/{p['clk']}}} "
+        f"foreach pin {{in_dwc/aclk {'out_dwc/aclk ' if out_dwc else ''}{ip['accel']}/{p['clk']}}} "
         f"{{connect_bd_net [get_bd_pins ps/{b['clk']}] [get_bd_pins $pin]}}",
-        f"foreach pin {{in_dwc/aresetn out_dwc/aresetn {ip['accel']}/{p['rstn']}}} "
+        f"foreach pin {{in_dwc/aresetn {'out_dwc/aresetn ' if out_dwc else ''}{ip['accel']}/{p['rstn']}}} "
         "{connect_bd_net [get_bd_pins rst_pl/peripheral_aresetn] [get_bd_pins $pin]}",
         "# AXI-Lite control from the PS, DMA masters to the HP port",
     ]

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from egvsr.board import meta as bmeta
-from egvsr.board.bitstream import BOARDS, generate_tcl, length_width, main
+from egvsr.board.bitstream import BOARDS, CORE_OUT_BYTES, generate_tcl, length_width, main
 from egvsr.board.boards import BOARDS as BOARD_TABLE
 
 SHA = "0123456789abcdef" * 4
@@ -121,7 +121,8 @@ def test_generated_tcl(board):
     assert bits == max(14, max(out_bytes, in_bytes).bit_length())  # no wider than a line needs
 
     # the stream: DMA -> ... -> core -> ... -> DMA, each hop as wide as the last,
-    # one host-packed LR pixel per input beat and one HR pixel per output beat
+    # one host-packed LR pixel per input beat, CORE_OUT_BYTES (whole HR pixels) per
+    # output beat
     layout = bmeta.stream_layout(int(dma["c_m_axis_mm2s_tdata_width"]))
     path = _stream_path(intf, ip["dma"], "M_AXIS_MM2S")
     assert path[-1][1] == f"{ip['dma']}/S_AXIS_S2MM"
@@ -133,7 +134,8 @@ def test_generated_tcl(board):
         if dst == ip["accel"]:
             assert width == layout["in_bytes_per_pixel"] >= layout["in_channels"], (m, width)
         if src == ip["accel"]:
-            width = layout["out_bytes_per_pixel"]
+            width = CORE_OUT_BYTES
+            assert width % layout["out_bytes_per_pixel"] == 0
         if dst in props and "S_TDATA_NUM_BYTES" in props[dst]:  # a width converter
             assert int(props[dst]["S_TDATA_NUM_BYTES"]) == width, (s, width)
             assert props[dst].get("HAS_TLAST") == "1", s  # frame ends reach the S2MM channel
