@@ -15,6 +15,7 @@ INFRA_FILES = {
     "requant": ["requant.v"],
     "axis_fifo": ["axis_fifo.v"],
     "axis_fork": ["axis_fork.v"],
+    "frame_ctrl": ["frame_ctrl.v"],      # the board IP's frame control (board_ip)
 }
 
 

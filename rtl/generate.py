@@ -9,14 +9,17 @@ fully parallel; `parallelism` (layer -> (PI, PO)) overrides single layers.
 
 Ports: `aclk`, `aresetn`, `cfg_width`/`cfg_height` (the LR frame size),
 `s_axis_*` (one net-input pixel per beat), `m_axis_*` (`P` output pixels
-per beat, raster order; tlast per output line, tuser at frame start). The
-board variant (`board_io`) takes `in_bytes`-byte input beats and gives P
-output pixels x 4 bytes (R, G, B, 0) with tlast on the frame's last beat,
-which is what the AXI DMA of the PYNQ overlay needs.
+per beat, raster order; tlast per output line, tuser at frame start). With
+`board_io` the same top is wrapped as the board IP `egvsr_srnet`
+(`rtl.board_ip`: `s_axi_control` registers of `egvsr.board.regmap`, frame
+control with run-time size and frame sync, `in_bytes`-byte input beats with
+TLAST per LR line, P output pixels x 4 bytes (R, G, B, 0) per beat with TLAST
+per LR line's 4 HR rows) and `package_ip.tcl` packages it for Vivado.
 """
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -26,7 +29,12 @@ from . import core_sources
 from .streams import write_conv_mems
 from .top import emit_top
 
-__all__ = ["generate_top", "generate_srnet", "plan_parallelism", "choose_parallelism"]
+__all__ = ["generate_top", "generate_srnet", "plan_parallelism", "choose_parallelism",
+           "frame_dim_bits", "MAX_H_DEFAULT"]
+
+#: the tallest LR frame a top takes unless `max_h` says otherwise (heights cost no
+#: line buffer, only counter bits)
+MAX_H_DEFAULT = 2160
 
 
 def _bundle(b):
@@ -115,18 +123,46 @@ def _out_pixels(graph, cycles: dict, board_io: bool, out_pixels):
     return next(p for p in (1, 2, 4, 8, 16) if rr / p <= t or p == rr)
 
 
+def frame_dim_bits(graph, max_w: int, max_h: int, dim_bits: int | None = None) -> int:
+    """Bits of the cores' frame-size ports: enough for the largest frame at the
+    largest scale a core counts it (conv3x3 takes sizes up to 2**DIM_BITS - 2),
+    at least 12. A given `dim_bits` that is too small is a ValueError."""
+    smax = math.ceil(max([n.inputs[0].scale for n in graph.nodes if n.op.rtl_frame(n) == "in"] + [1]))
+    need = (max(int(max_w), int(max_h)) * int(smax) + 1).bit_length()
+    if dim_bits is None:
+        return max(12, need)
+    if int(dim_bits) < need:
+        raise ValueError(f"dim_bits {dim_bits} cannot hold a {max_h}x{max_w} LR frame at scale "
+                         f"{smax} ({max(max_w, max_h) * smax}): pass dim_bits >= {need}, or leave it "
+                         "unset")
+    return int(dim_bits)
+
+
 def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: dict | None = None,
                  board=None, max_w: int = 1024, out_pixels: int | None = None,
-                 dim_bits: int = 12, lr_w: int | None = None, lr_h: int | None = None,
+                 dim_bits: int | None = None, lr_w: int | None = None, lr_h: int | None = None,
                  fps: float | None = None, board_io: bool = False, in_bytes: int = 56,
-                 int8_pack: bool | None = None) -> Path:
+                 int8_pack: bool | None = None, max_h: int | None = None,
+                 use_tuser: bool = False, tlast: str = "line", part: str | None = None) -> Path:
     """Write the top of `net` into `out_dir` (see the module docstring); returns its path.
 
+    `max_w`: line-buffer width, the widest LR frame; `max_h`: the tallest
+    (default MAX_H_DEFAULT); `dim_bits`: bits of the frame-size ports (default:
+    what `max_w`/`max_h` need, at least 12).
     `int8_pack`: conv cores take two INT8 products per DSP48E2 (conv3x3.v PACK);
     default: the plan's choice, else the board's DSP (`dsp48` "E2" in the board
-    table), else off."""
+    table), else off.
+    `board_io`: also write the board IP `egvsr_srnet` around the top
+    (`rtl.board_ip`: AXI-Lite registers, frame control, run-time size up to
+    `max_h` x `max_w`, `use_tuser`, `tlast` "line" or "frame") and its
+    `package_ip.tcl` for the FPGA `part` (default: the board's); the returned
+    path is then the IP top's."""
     bundle = _bundle(bundle)
     graph = bundle.graph(net)
+    max_h = MAX_H_DEFAULT if max_h is None else int(max_h)
+    if int(max_w) < 1 or max_h < 1:
+        raise ValueError(f"max_w {max_w} and max_h {max_h} must be positive")
+    dim_bits = frame_dim_bits(graph, max_w, max_h, dim_bits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     par, rep = {}, None
@@ -161,7 +197,9 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
     env = {"P": P, "max_w": max_w, "dim_bits": dim_bits, "out_dir": out, "bundle": bundle,
            "write_conv_mems": write_conv_mems, "cycles": cycles, "int8_pack": bool(int8_pack)}
     body = emit_top(graph, folding, env)
-    text = _top_text(bundle, graph, body, P, dim_bits, board_io, in_bytes)
+    if board_io:
+        _check_board_io(graph, in_bytes)
+    text = _top_text(bundle, graph, body, P, dim_bits)
     name = f"{net}_top"
     path = out / f"{name}.v"
     path.write_text(text)
@@ -171,19 +209,32 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
         shutil.copyfile(src, out / src.name)
     inp = graph.input
     sha = bundle.sha256
-    in_bits = in_bytes * 8 if board_io else inp.word_bits
+    files = [s.name for s in sources] + [path.name]
     meta = {"top": name, "net": net, "bundle_sha256": sha,
-            "preset": bundle.manifest.get("preset"), "max_w": max_w, "dim_bits": dim_bits,
-            "out_pixels": P, "scale": int(graph.output.scale),
-            "in_bits": in_bits, "out_bits": P * 32 if board_io else P * graph.output.word_bits,
-            "board_io": bool(board_io), "in_bytes": in_bytes if board_io else inp.word_bits // 8,
-            "out_bytes_per_pixel": 4 if board_io else graph.output.word_bits // 8,
+            "preset": bundle.manifest.get("preset"), "max_w": max_w, "max_h": max_h,
+            "dim_bits": dim_bits, "out_pixels": P, "scale": int(graph.output.scale),
+            "in_bits": inp.word_bits, "out_bits": P * graph.output.word_bits,
+            "board_io": bool(board_io), "in_bytes": inp.word_bits // 8,
+            "out_bytes_per_pixel": graph.output.word_bits // 8,
             "plan": json.loads(json.dumps(rep, default=list)) if rep else None,
             "cycles_per_lr_pixel": max(cycles.values()) if cycles else 1,
             "mult_count": body.mults, "dsp_count": body.dsp, "int8_pack": bool(int8_pack),
             "board": board if isinstance(board, str) else None,
-            "sources": [s.name for s in sources] + [path.name],
+            "sources": files,
             "parallelism": {k: list(v) for k, v in folding.items()}, "layers": body.layers}
+    if board_io:
+        from .board_ip import write_board_ip
+        if part is None and board is not None:
+            from egvsr.board.boards import board as _board_entry
+            part = (_board_entry(board) if isinstance(board, str) else dict(board)).get("part")
+        ip = write_board_ip(out, core=name, bundle_sha256=sha, preset=meta["preset"],
+                            in_bytes=in_bytes, core_in_bits=inp.word_bits, P=P,
+                            scale=int(graph.output.scale), dim_bits=dim_bits, max_w=int(max_w),
+                            max_h=max_h, use_tuser=use_tuser, tlast=tlast, part=part,
+                            sources=files)
+        meta.update(top=ip["top"], core_top=name, sources=ip["files"], in_bits=in_bytes * 8,
+                    out_bits=P * 32, in_bytes=in_bytes, out_bytes_per_pixel=4, board_ip=ip)
+        path = out / f"{ip['top']}.v"
     (out / "manifest.json").write_text(json.dumps(meta, indent=1))
     return path
 
@@ -193,26 +244,26 @@ def generate_srnet(bundle, out_dir, **kw) -> Path:
     return generate_top(bundle, out_dir, net="srnet", **kw)
 
 
-def _top_text(bundle, graph, body, P, dim_bits, board_io, in_bytes) -> str:
+def _check_board_io(graph, in_bytes: int) -> None:
+    inp, outt = graph.input, graph.output
+    if in_bytes * 8 < inp.word_bits:
+        raise ValueError(f"in_bytes {in_bytes} < {inp.word_bits // 8} input channels")
+    if outt.channels != 3 or outt.bits != 8 or outt.signed:
+        raise ValueError("board_io needs an RGB output of unsigned 8-bit codes")
+    s = outt.scale
+    if s.denominator != 1 or int(s) & (int(s) - 1):
+        raise ValueError(f"board_io needs a power-of-two output scale, not {s}")
+
+
+def _top_text(bundle, graph, body, P, dim_bits) -> str:
     inp, outt = graph.input, graph.output
     output = outt.name
     in_w = inp.word_bits
     out_w = P * outt.word_bits
-    port_in_w, port_out_w = in_w, out_w
     name = f"{graph.net}_top"
-    if board_io:
-        if in_bytes * 8 < in_w:
-            raise ValueError(f"in_bytes {in_bytes} < {in_w // 8} input channels")
-        if outt.channels != 3 or outt.bits != 8:
-            raise ValueError("board_io needs an RGB output of 8-bit codes")
-        port_in_w, port_out_w = in_bytes * 8, P * 32
-        io_doc = (f"// Board variant: in one LR pixel per {in_bytes}-byte beat ({inp.channels} x 8-bit\n"
-                  f"// channels + zero pad). Out: {P} HR pixel(s) per beat, bytes R, G, B, 0 each,\n"
-                  f"// raster order; tlast on the last beat of the frame only (TLAST_FRAME).")
-    else:
-        io_doc = (f"// In: one LR pixel per beat, {inp.channels} x {inp.bits}-bit channels. Out: {P} HR pixel(s) per\n"
-                  f"// beat, {outt.channels} x {outt.bits}-bit each, raster order; tlast per HR line.")
-    io_doc += "\n// cfg_width/cfg_height: LR frame size."
+    io_doc = (f"// In: one LR pixel per beat, {inp.channels} x {inp.bits}-bit channels. Out: {P} HR pixel(s) per\n"
+              f"// beat, {outt.channels} x {outt.bits}-bit each, raster order; tlast per HR line.\n"
+              "// cfg_width/cfg_height: LR frame size (stable during a frame).")
     head = f"""// {name}: generated by egvsr.rtl.generate from bundle preset
 // {bundle.manifest.get('preset')!r} (sha256 {bundle.sha256[:16]}...). Do not edit.
 // Layers (instance u_<name>): {', '.join(n.name for n in graph.nodes)}
@@ -222,63 +273,31 @@ module {name} (
     input  wire                aresetn,
     input  wire [{dim_bits - 1}:0]        cfg_width,
     input  wire [{dim_bits - 1}:0]        cfg_height,
-    input  wire [{port_in_w - 1}:0]      s_axis_tdata,
+    input  wire [{in_w - 1}:0]      s_axis_tdata,
     input  wire                s_axis_tvalid,
     output wire                s_axis_tready,
     input  wire                s_axis_tlast,
     input  wire                s_axis_tuser,
-    output wire [{port_out_w - 1}:0]      m_axis_tdata,
+    output wire [{out_w - 1}:0]      m_axis_tdata,
     output wire                m_axis_tvalid,
     input  wire                m_axis_tready,
     output wire                m_axis_tlast,
     output wire                m_axis_tuser
 );
 """
-    in_alias = """    wire input_tvalid = s_axis_tvalid;
+    alias = f"""    // network input / output
+    wire [{in_w - 1}:0] input_tdata = s_axis_tdata;
+    wire input_tvalid = s_axis_tvalid;
     wire input_tready;
     wire input_tlast = s_axis_tlast;
     wire input_tuser = s_axis_tuser;
     assign s_axis_tready = input_tready;
-"""
-    if not board_io:
-        alias = f"""    // network input / output
-    wire [{in_w - 1}:0] input_tdata = s_axis_tdata;
-""" + in_alias + f"""    wire [{out_w - 1}:0] {output}_tdata;
+    wire [{out_w - 1}:0] {output}_tdata;
     wire {output}_tvalid, {output}_tready, {output}_tlast, {output}_tuser;
     assign m_axis_tdata = {output}_tdata;
     assign m_axis_tvalid = {output}_tvalid;
     assign {output}_tready = m_axis_tready;
     assign m_axis_tlast = {output}_tlast;
-    assign m_axis_tuser = {output}_tuser;
-"""
-    else:
-        s = int(outt.scale)
-        if s & (s - 1) or outt.scale.denominator != 1:
-            raise ValueError(f"board_io needs a power-of-two output scale, not {outt.scale}")
-        sh = s.bit_length() - 1
-        pad = port_in_w - in_w
-        out_bytes = ", ".join(f"8'h00, {output}_tdata[{24 * p + 23}:{24 * p}]"
-                              for p in reversed(range(P)))
-        alias = f"""    // network input ({in_w // 8} channels in the low bytes of a {in_bytes}-byte beat)
-    wire [{in_w - 1}:0] input_tdata = s_axis_tdata[{in_w - 1}:0];
-""" + (f"""    /* verilator lint_off UNUSEDSIGNAL */
-    wire [{pad - 1}:0] input_pad = s_axis_tdata[{port_in_w - 1}:{in_w}];   // zero pad, ignored
-    /* verilator lint_on UNUSEDSIGNAL */
-""" if pad else "") + in_alias + f"""    // network output: {P} HR pixel(s) per beat, 4 bytes (R, G, B, 0) each;
-    // tlast only on the last beat of the frame (TLAST_FRAME)
-    wire [{out_w - 1}:0] {output}_tdata;
-    wire {output}_tvalid, {output}_tready, {output}_tlast, {output}_tuser;
-    reg  [{dim_bits + sh}:0] hr_row;        // HR line of the current output beat
-    wire [{dim_bits + sh}:0] hr_rows = {{cfg_height, {sh}'b{'0' * sh}}} - 1'b1;
-    always @(posedge aclk) begin
-        if (!aresetn) hr_row <= {dim_bits + sh + 1}'d0;
-        else if ({output}_tvalid && {output}_tready && {output}_tlast)
-            hr_row <= (hr_row == hr_rows) ? {dim_bits + sh + 1}'d0 : hr_row + 1'b1;
-    end
-    assign m_axis_tdata = {{{out_bytes}}};
-    assign m_axis_tvalid = {output}_tvalid;
-    assign {output}_tready = m_axis_tready;
-    assign m_axis_tlast = {output}_tlast && (hr_row == hr_rows);
     assign m_axis_tuser = {output}_tuser;
 """
     dims = "".join(v[2] for v in body.scaled.values())

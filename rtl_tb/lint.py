@@ -11,6 +11,7 @@ from egvsr.rtl_tb import sim
 INFRA_LINT_SETS = {
     "axis_fifo": [{}, {"DEPTH_LOG2": 9, "DATA_W": 64}],
     "axis_fork": [{}],
+    "frame_ctrl": [{}, {"USE_TUSER": 1, "TLAST_FRAME": 1, "P": 4, "MAX_W": 1024, "MAX_H": 2160}],
 }
 
 
