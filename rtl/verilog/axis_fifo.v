@@ -1,6 +1,9 @@
 // axis_fifo: AXI4-Stream FIFO, 2**DEPTH_LOG2 (+1 output register) entries.
 // Synchronous-read memory (block RAM when DEPTH_LOG2 >= 6) with a registered
-// output, so s_tready and m_tvalid are both driven from registers.
+// output, so s_tready and m_tvalid are both driven from registers; the
+// empty/full flags are registered (computed from the next pointers), so no
+// pointer comparator lies between a neighbour's handshake and this FIFO's
+// enables.
 module axis_fifo #(
     parameter DATA_W     = 8,
     parameter DEPTH_LOG2 = 4
@@ -21,13 +24,14 @@ module axis_fifo #(
     localparam AW = (DEPTH_LOG2 < 1) ? 1 : DEPTH_LOG2;
     localparam W  = DATA_W + 2;
 
-    reg  [AW:0]  wp, rp;
+    reg  [AW:0]  wp, rp, wp1, rp1;   // pointers and pointers + 1
+    reg          empty, full;        // registered flags
     reg          ov;
     reg  [W-1:0] od;
-    wire         mem_empty = (wp == rp);
-    wire         mem_full  = (wp[AW] != rp[AW]) && (wp[AW-1:0] == rp[AW-1:0]);
-    wire         wr = s_axis_tvalid && !mem_full;
-    wire         rd = !mem_empty && (!ov || m_axis_tready);
+    wire         wr = s_axis_tvalid && !full;
+    wire         rd = !empty && (!ov || m_axis_tready);
+    wire [AW:0]  wp_n = wr ? wp1 : wp;
+    wire [AW:0]  rp_n = rd ? rp1 : rp;
     wire [W-1:0] din = {s_axis_tuser, s_axis_tlast, s_axis_tdata};
 
     generate
@@ -50,16 +54,24 @@ module axis_fifo #(
         if (!aresetn) begin
             wp <= {(AW+1){1'b0}};
             rp <= {(AW+1){1'b0}};
+            wp1 <= {{AW{1'b0}}, 1'b1};
+            rp1 <= {{AW{1'b0}}, 1'b1};
+            empty <= 1'b1;
+            full <= 1'b0;
             ov <= 1'b0;
         end else begin
-            if (wr) wp <= wp + 1'b1;
-            if (rd) rp <= rp + 1'b1;
+            wp <= wp_n;
+            rp <= rp_n;
+            if (wr) wp1 <= wp1 + 1'b1;
+            if (rd) rp1 <= rp1 + 1'b1;
+            empty <= (wp_n == rp_n);
+            full  <= (wp_n[AW] != rp_n[AW]) && (wp_n[AW-1:0] == rp_n[AW-1:0]);
             if (rd) ov <= 1'b1;
             else if (m_axis_tready) ov <= 1'b0;
         end
     end
 
-    assign s_axis_tready = !mem_full;
+    assign s_axis_tready = !full;
     assign m_axis_tvalid = ov;
     assign m_axis_tdata  = od[DATA_W-1:0];
     assign m_axis_tlast  = od[DATA_W];

@@ -16,7 +16,8 @@
 // weight ROM is block RAM when F >= ROM_BLOCK_MIN, LUTs otherwise.
 //
 // Frame size (cfg_width x cfg_height, 1..MAX_W x 1..2**DIM_BITS-2) is read at
-// run time and must be stable during a frame. The core walks the frame
+// run time (registered) and must be stable from one clock before a frame's
+// first beat until its last output. The core walks the frame
 // positions n = 0 .. W*H + W (W*H input pixels, then W+1 flush positions);
 // position n produces the output centred on pixel n-W-1. Two line buffers
 // (block RAM) hold the previous two rows; a 3x3 window of column vectors
@@ -122,21 +123,29 @@ module conv3x3 #(
     reg  [DIM_BITS:0]   iy;
     reg  [CRW-1:0]      credits;             // free output FIFO entries not yet promised
 
-    wire [DIM_BITS:0] w_ext = {1'b0, cfg_width};
-    wire [DIM_BITS:0] h_ext = {1'b0, cfg_height};
+    // the frame size and the bounds derived from it, registered (no adder or
+    // comparator of the size ports lies on a path into the issue logic)
+    reg  [DIM_BITS:0] h_ext, w_m1, h_p1;
+    reg               w_one;
+    always @(posedge aclk) begin
+        h_ext <= {1'b0, cfg_height};
+        w_m1  <= {1'b0, cfg_width} - 1'b1;
+        h_p1  <= {1'b0, cfg_height} + 1'b1;
+        w_one <= (cfg_width == {{(DIM_BITS-1){1'b0}}, 1'b1});
+    end
     wire need_in   = (iy < h_ext) || (iy == {(DIM_BITS+1){1'b0}});  // idle at frame start
     wire first     = (step == {SW{1'b0}});
     wire last_step = (step == STEP_LAST);
-    wire ix_last   = ({{(DIM_BITS+1-AW){1'b0}}, ix} == w_ext - 1'b1);
+    wire ix_last   = ({{(DIM_BITS+1-AW){1'b0}}, ix} == w_m1);
     wire ix0       = (ix == {AW{1'b0}});
     wire ix1       = (ix == {{(AW-1){1'b0}}, 1'b1});
-    wire frame_end = ix0 && (iy == h_ext + 1'b1);
+    wire frame_end = ix0 && (iy == h_p1);
 
     // what the output centred on position n - W - 1 needs
     wire c_valid = ix0 ? (iy >= 2) : (iy >= 1);
     wire c_top   = ix0 ? (iy == 2) : (iy == 1);
-    wire c_bot   = ix0 ? (iy == h_ext + 1'b1) : (iy == h_ext);
-    wire c_left  = ix1 || (ix0 && (cfg_width == 1));
+    wire c_bot   = ix0 ? (iy == h_p1) : (iy == h_ext);
+    wire c_left  = ix1 || (ix0 && w_one);
     wire c_right = ix0;
     wire [8:0] c_mask;
     genvar gk;
