@@ -50,7 +50,7 @@ class RtlSrnet:
                            max_w=max_w, out_pixels=self.out_pixels, board_io=self.board_io)
             meta = json.loads((gdir / "manifest.json").read_text())
             srcs = [gdir / s for s in meta["sources"]]
-            dut = dut_instance("srnet_top", {})
+            dut = board_dut(meta) if self.board_io else dut_instance("srnet_top", {})
             h = Harness(self.simulator, srcs, dut, meta["in_bits"], meta["out_bits"],
                         dim_bits=meta["dim_bits"],
                         tag="srnet_top_board" if self.board_io else "srnet_top")
@@ -67,6 +67,8 @@ class RtlSrnet:
         if (W * meta["scale"]) % P:
             raise ValueError(f"width {W}: {P} HR pixels per beat need 4W % {P} == 0")
         if self.board_io:
+            from egvsr.board.regmap import check_frame_size
+            check_frame_size(H, W, meta["max_h"], meta["max_w"])
             # host buffers and (un)packing exactly as the board does (egvsr.board.streams)
             from egvsr.board.streams import pack_x, unpack_output
             buf = np.zeros((H, W, meta["in_bytes"]), np.uint8)
@@ -80,6 +82,55 @@ class RtlSrnet:
                            scale=meta["scale"], cwd=gdir, tag=f"f{H}x{W}")
         self.last_stats = dict(st, H=H, W=W, build_s=h.build_s)
         return out[0].astype(np.uint8)
+
+
+def board_dut(meta: dict) -> str:
+    """The board IP (`egvsr_srnet`) in the HDL harness: an AXI-Lite writer sets
+    LR_WIDTH and LR_HEIGHT from the harness's frame size and writes AP_CTRL =
+    ap_start | auto_restart, so frame after frame runs as the harness streams
+    them (TLAST per input line comes from the harness)."""
+    from egvsr.board import regmap as rm
+    ab = rm.ADDR_BITS
+    c = "s_axi_control"
+    ports = {"ap_clk": "clk", "ap_rst_n": "rstn",
+             f"{c}_AWADDR": "cw_addr", f"{c}_AWVALID": "cw_aw", f"{c}_AWREADY": "cw_awready",
+             f"{c}_WDATA": "cw_data", f"{c}_WSTRB": "4'hf", f"{c}_WVALID": "cw_w",
+             f"{c}_WREADY": "cw_wready", f"{c}_BRESP": "", f"{c}_BVALID": "cw_bvalid",
+             f"{c}_BREADY": "1'b1", f"{c}_ARADDR": f"{ab}'d0", f"{c}_ARVALID": "1'b0",
+             f"{c}_ARREADY": "", f"{c}_RDATA": "", f"{c}_RRESP": "", f"{c}_RVALID": "",
+             f"{c}_RREADY": "1'b1", "interrupt": "",
+             "s_axis_TDATA": "s_data", "s_axis_TVALID": "s_valid", "s_axis_TREADY": "s_ready",
+             "s_axis_TLAST": "s_last", "s_axis_TUSER": "s_user",
+             "m_axis_TDATA": "m_data", "m_axis_TVALID": "m_valid", "m_axis_TREADY": "m_ready",
+             "m_axis_TLAST": "m_last", "m_axis_TKEEP": ""}
+    inst = ",\n        ".join(f".{k}({v})" for k, v in ports.items())
+    return f"""// AXI-Lite set-up of the board IP: LR_WIDTH, LR_HEIGHT, AP_CTRL = start | auto_restart
+    reg  [1:0]  cw_n;
+    reg         cw_aw, cw_w, cw_busy;
+    reg  [{ab - 1}:0]  cw_addr;
+    reg  [31:0] cw_data;
+    wire        cw_awready, cw_wready, cw_bvalid;
+    assign m_user = 1'b0;
+    always @(posedge clk) begin
+        if (!rstn) begin
+            cw_n <= 2'd0; cw_aw <= 1'b0; cw_w <= 1'b0; cw_busy <= 1'b0;
+        end else begin
+            if (!cw_busy && cw_n != 2'd3) begin
+                cw_busy <= 1'b1; cw_aw <= 1'b1; cw_w <= 1'b1;
+                case (cw_n)
+                    2'd0: begin cw_addr <= {ab}'h{rm.offset('LR_WIDTH'):02x}; cw_data <= 32'd0 | cfg_w; end
+                    2'd1: begin cw_addr <= {ab}'h{rm.offset('LR_HEIGHT'):02x}; cw_data <= 32'd0 | cfg_h; end
+                    default: begin cw_addr <= {ab}'h{rm.offset('AP_CTRL'):02x}; cw_data <= 32'h{rm.AP_START | rm.AP_AUTO_RESTART:x}; end
+                endcase
+            end
+            if (cw_aw && cw_awready) cw_aw <= 1'b0;
+            if (cw_w && cw_wready) cw_w <= 1'b0;
+            if (cw_busy && cw_bvalid) begin cw_busy <= 1'b0; cw_n <= cw_n + 2'd1; end
+        end
+    end
+    {meta['top']} u_dut (
+        {inst}
+    );"""
 
 
 def _register_board_engine():

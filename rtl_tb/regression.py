@@ -154,14 +154,14 @@ def main(argv=None) -> int:
             failures.append(f"srnet top {s}")
         _log(f"{'PASS' if ok else 'FAIL'} srnet_top {s} {ww}x{hh} ({src}): {cpp:.1f} cycles/LR px, "
              f"{st['cycles_per_s']:.0f} cycles/s")
-    # board variant of the top (56-byte input beats, P=2 x RGB0 out, TLAST_FRAME)
+    # board IP around the top (56-byte input beats, P=2 x RGB0 out, TLAST per LR line)
     hh, ww = (8, 12) if a.quick else (24, 32)
     rb = RtlSrnet(bundle, simulator="verilator", board_io=True)
     xx = x[:hh, :ww]
     got = rb(xx)
     st = rb.last_stats
     nbeats = hh * 4 * ww * 4 // 2
-    ok = bool(np.array_equal(got, run_srnet(bundle, xx)) and st["tlast_count"] == 1
+    ok = bool(np.array_equal(got, run_srnet(bundle, xx)) and st["tlast_count"] == hh
               and st["tlast_last_beat"] == nbeats - 1)
     res["top"]["board_io"] = {"H": hh, "W": ww, "match": ok, "in_bytes": 56, "out_pixels": 2,
                               "tlast_count": st["tlast_count"], "cycles": st["cycles"]}

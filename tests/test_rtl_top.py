@@ -181,8 +181,9 @@ def test_choose_parallelism_reports_unmet_target():
 
 @pytest.mark.slow
 def test_top_board_io_real_frame(bundle_path, real_frames, tmp_path):
-    """Board variant (56-byte input beats, P=2 HR pixels x (R,G,B,0) per
-    64-bit output beat, tlast at frame end only), packed / unpacked with
+    """Board IP (`egvsr_srnet`: AXI-Lite set-up, 56-byte input beats with TLAST
+    per LR line, P=2 HR pixels x (R,G,B,0) per 64-bit output beat, TLAST at the
+    end of each LR line's 4 HR rows), packed / unpacked with
     `egvsr.board.streams`, equals golden on a real-frame crop."""
     from egvsr.golden import load_bundle, run_srnet
     from egvsr.rtl_tb.backend import RtlSrnet
@@ -192,10 +193,11 @@ def test_top_board_io_real_frame(bundle_path, real_frames, tmp_path):
     assert np.array_equal(got, run_srnet(load_bundle(bundle_path), x))
     st = r.last_stats
     nbeats = 8 * 4 * 12 * 4 // 2
-    assert st["tlast_count"] == 1 and st["tlast_last_beat"] == nbeats - 1, st
+    assert st["tlast_count"] == 8 and st["tlast_last_beat"] == nbeats - 1, st
     assert (st["out_buf"][..., 3] == 0).all()
     meta = json.loads((r._get(12)[1] / "manifest.json").read_text())
     assert meta["board_io"] and meta["in_bits"] == 56 * 8 and meta["out_bits"] == 64
+    assert meta["top"] == "egvsr_srnet" and meta["core_top"] == "srnet_top"
 
 
 def _full_parallel_top(tmp_root):
