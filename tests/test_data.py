@@ -103,7 +103,7 @@ def test_bi_degradation(clips_available):
 def test_max_side_halves_large_clips(clips_available):
     ds = data.SequenceDataset(["bikes"], stills=(), seq_len=2, lr_size=8, length=1,
                               max_frames=3, max_side=320)
-    assert ds.clips[0].shape == (3, 136, 320, 3)
+    assert ds.clips[0].shape == (3, 136, 320, 3) and ds.clips[0].array.shape == (3, 136, 320, 3)
 
 
 def test_errors(clips_available):
