@@ -328,6 +328,24 @@ def folder_dataset(paths: Sequence[Source], *, moving_prob: float = 0.25, log=No
     clips = find_clips(paths, log=log)
     return SequenceDataset(clips, stills=(), moving_prob=moving_prob, **kwargs)
 
+def dataset_from_config(cfg, log=None) -> SequenceDataset:
+    """The training set of a :class:`~egvsr.model.train.TrainConfig`.
+
+    ``cfg.data`` empty: the built-in data (bundled clips in memory, stills
+    unless ``cfg.stills`` is off); otherwise :func:`folder_dataset` over
+    those paths, read lazily.
+    """
+    common = dict(seq_len=cfg.seq_len, lr_size=cfg.lr_size, degradation=cfg.degradation,
+                  length=cfg.iterations * cfg.batch, seed=cfg.seed)
+    if cfg.data:
+        ds = folder_dataset(cfg.data, moving_prob=cfg.moving_prob, log=log, **common)
+        if log:
+            log(f"training data: {len(ds.clips)} clips, {sum(c.frames for c in ds.clips)} frames "
+                f"from {', '.join(str(d) for d in cfg.data)} (read lazily)")
+        return ds
+    return SequenceDataset(stills=None if cfg.stills else (), max_side=cfg.max_side, **common)
+
+
 def val_sequence(clip: Source = held_out_clip, frames: int | None = 20,
                  degradation: str = "BD", start: int = 0):
     """Validation pair as uint8 numpy arrays.

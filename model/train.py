@@ -44,6 +44,9 @@ class TrainConfig:
     stills: bool = True
     max_side: int = 720
     time_limit: float = 0.0  # seconds; 0 = none. Stops early with a checkpoint.
+    data: list = field(default_factory=list)  # --data folders / videos (read lazily); empty: built-in data
+    moving_prob: float = 0.25  # share of moving-first-frame samples with --data
+    val_clip: str = "carphone"
     extra: dict = field(default_factory=dict)
 
 
@@ -93,7 +96,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     """
     from tqdm import tqdm
 
-    from .data import SequenceDataset
+    from .data import dataset_from_config
 
     rank, world, local_rank = _dist_info()
     seed_everything(cfg.seed + rank)
@@ -118,9 +121,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
     if dataset is None:
-        dataset = SequenceDataset(seq_len=cfg.seq_len, lr_size=cfg.lr_size, degradation=cfg.degradation,
-                                  length=cfg.iterations * cfg.batch, seed=cfg.seed, stills=None if cfg.stills else (),
-                                  max_side=cfg.max_side)
+        dataset = dataset_from_config(cfg, log=log if rank == 0 else None)
     sampler = torch.utils.data.distributed.DistributedSampler(dataset, seed=cfg.seed) if world > 1 else None
     gen = torch.Generator().manual_seed(cfg.seed + start)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,

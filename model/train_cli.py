@@ -24,7 +24,17 @@ def add_train_args(sp, qat: bool = False):
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pth exists")
-    sp.add_argument("--no-stills", action="store_true", help="train on the video clips only")
+    sp.add_argument("--data", action="append", metavar="DIR",
+                    help="training data instead of the built-in clips (repeatable): a REDS root (train_sharp/"
+                         "<clip>/<frame>.png), a Vimeo-90K root (sequences/ + sep_trainlist.txt; 7-frame "
+                         "septuplets: use --seq-len 7 or less), any folder of frame folders or video files, "
+                         "or a video file; read lazily (a sample reads only its frames)")
+    sp.add_argument("--moving-prob", type=float, default=0.25,
+                    help="with --data: share of samples that are one frame moved by whole pixels (default 0.25)")
+    sp.add_argument("--val", default="carphone",
+                    help="validation clip (bundled name, video or frame folder; default carphone, held out "
+                         "of the built-in data); keep it out of --data")
+    sp.add_argument("--no-stills", action="store_true", help="built-in data: the video clips only")
     sp.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (with a checkpoint)")
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
@@ -44,6 +54,10 @@ def _check_options(args) -> None:
                    "--lr-size": " (FNet pools three times: at least 8 LR pixels)",
                    "--val-frames": " (the recurrence needs a previous frame)"}.get(name, "")
             raise ValueError(f"{name} {v}: must be at least {lo}{why}")
+    if not (math.isfinite(args.moving_prob) and 0 <= args.moving_prob <= 1):
+        raise ValueError(f"--moving-prob {args.moving_prob}: must be between 0 and 1")
+    if args.data and args.no_stills:
+        raise ValueError("--no-stills applies to the built-in data; --data has no stills (see --moving-prob)")
     for name, v, positive in (("--lr", args.lr, True), ("--warp-weight", args.warp_weight, False),
                               ("--time-limit", args.time_limit, False)):
         if not math.isfinite(v) or v < 0 or (positive and v == 0):
@@ -57,11 +71,12 @@ def config_from_args(args):
                        lr=args.lr, warp_weight=args.warp_weight, degradation=args.degradation,
                        val_every=args.val_every, val_frames=args.val_frames, ckpt_every=args.val_every,
                        seed=args.seed, workers=args.workers, device=args.device, stills=not args.no_stills,
-                       time_limit=args.time_limit)
+                       time_limit=args.time_limit, data=[str(d) for d in args.data or []],
+                       moving_prob=args.moving_prob, val_clip=args.val)
 
 
-def clip_validator(frames: int, degradation: str):
-    """PSNR-Y on the held-out clip (carphone) and its bicubic baseline.
+def clip_validator(frames: int, degradation: str, clip: str = "carphone"):
+    """PSNR-Y on the held-out clip (carphone unless ``clip``) and its bicubic baseline.
 
     Works for any model with ``infer_frames(uint8 frames, device=...)``: the
     float model and the quantized twin.
@@ -71,7 +86,7 @@ def clip_validator(frames: int, degradation: str):
     from .data import val_sequence
     from .degrade import bicubic_upscale, to_uint8
     from .metrics import clip_metrics
-    lr, gt = val_sequence(frames=frames, degradation=degradation)
+    lr, gt = val_sequence(clip, frames=frames, degradation=degradation)
     bic = clip_metrics(to_uint8(bicubic_upscale(lr, align="bd" if degradation == "BD" else "torch")), gt)["psnr_y"]
 
     def validate(model):
@@ -81,11 +96,17 @@ def clip_validator(frames: int, degradation: str):
     return validate
 
 
+def _log(msg):
+    print(msg, file=sys.stderr)
+
+
 def train_main(args) -> int:
     from .checkpoint import load_into, read_checkpoint, save_checkpoint, split_checkpoint
+    from .data import dataset_from_config
     from .egvsr import EGVSR
     from .train import run_training
     cfg = config_from_args(args)
+    dataset = dataset_from_config(cfg, log=_log)  # bad --data fails here, before anything is written
     from dataclasses import replace
 
     from .presets import get_preset
@@ -95,8 +116,8 @@ def train_main(args) -> int:
         sd, _, _ = split_checkpoint(read_checkpoint(args.init))
         load_into(model, sd, args.init)
     summary = run_training(model, cfg, args.out, save_checkpoint,
-                           validate=clip_validator(cfg.val_frames, cfg.degradation),
-                           resume=not args.no_resume)
+                           validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
+                           resume=not args.no_resume, dataset=dataset)
     print(f"done: {summary['iterations']} iterations in {summary['seconds']:.0f} s on {summary['device']}, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
     if args.publish:

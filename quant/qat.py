@@ -14,6 +14,7 @@ from pathlib import Path
 def qat_main(args) -> int:
     from egvsr.golden.bundle import file_sha256
     from egvsr.model.checkpoint import load_model
+    from egvsr.model.data import dataset_from_config
     from egvsr.model.pretrained import DEFAULT_FLOAT
     from egvsr.model.train import run_training
     from egvsr.model.train_cli import clip_validator, config_from_args
@@ -21,6 +22,7 @@ def qat_main(args) -> int:
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
     cfg = config_from_args(args)  # every option checked before anything is loaded or written
+    dataset = dataset_from_config(cfg, log=lambda m: print(m, file=sys.stderr))  # bad --data fails here
     src = Path(args.from_ckpt) if args.from_ckpt else DEFAULT_FLOAT
     fmodel = load_model(src, None if args.preset in (None, "auto") else args.preset)
     if fmodel.preset.degradation != args.degradation:
@@ -32,8 +34,9 @@ def qat_main(args) -> int:
 
     def save(path, model, meta):
         save_qcheckpoint(path, model, {**meta, **parent})
-    summary = run_training(qmodel, cfg, args.out, save, validate=clip_validator(cfg.val_frames, cfg.degradation),
-                           resume=not args.no_resume)
+    summary = run_training(qmodel, cfg, args.out, save,
+                           validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
+                           resume=not args.no_resume, dataset=dataset)
     print(f"done: {summary['iterations']} QAT iterations in {summary['seconds']:.0f} s, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
     if args.publish:

@@ -195,3 +195,43 @@ def test_training_data_errors(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(VideoError, match="neither a folder nor a video"):
         data.folder_dataset([tmp_path / "notes.txt"])
+
+
+# -- egvsr train / qat --data -----------------------------------------------------------
+
+def _small_val(tmp_path):
+    val = tmp_path / "val"
+    _write_pngs(val, _frames(2, 77))
+    return val
+
+
+@pytest.mark.parametrize("cmd", ["train", "qat"])
+def test_train_and_qat_on_a_reds_folder(tmp_path, capsys, cmd):
+    from egvsr.flow.cli import main
+    _reds(tmp_path / "REDS", n_clips=2, n=6)
+    out = tmp_path / "run"
+    argv = [cmd, "--data", str(tmp_path / "REDS"), "--out", str(out), "--iterations", "2", "--batch", "2",
+            "--seq-len", "3", "--lr-size", "8", "--val", str(_small_val(tmp_path)), "--val-frames", "2",
+            "--val-every", "2", "--workers", "0", "--device", "cpu"]
+    assert main(argv) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "REDS layout" in err and "training data: 2 clips, 12 frames" in err
+    assert (out / "best.pth").is_file()
+    cfg = torch.load(out / "last.pth", weights_only=True)
+    assert cfg["iteration"] == 2
+
+
+def test_train_data_errors_before_anything_is_written(tmp_path, capsys):
+    from egvsr.flow.cli import main
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "egvsr train: error:" in err and "holds no frame sequences or videos" in err
+    assert "Traceback" not in err and not out.exists()
+    _vimeo(tmp_path / "vimeo")
+    assert main(["qat", "--data", str(tmp_path / "vimeo"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "fewer frames than seq_len=10" in err and "--seq-len 7" in err and not out.exists()
+    assert main(["train", "--data", str(tmp_path / "vimeo"), "--moving-prob", "2", "--out", str(out)]) == 2
+    assert "--moving-prob 2.0: must be between 0 and 1" in capsys.readouterr().err
