@@ -55,6 +55,16 @@ def positive_int(text: str) -> int:
     return v
 
 
+def nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return v
+
+
 def frame_rate(text: str) -> float:
     try:
         v = float(text)
@@ -291,26 +301,6 @@ def cmd_upscale(args):
 # eval
 # --------------------------------------------------------------------------
 
-def min_gt_size(degradation: str) -> int:
-    """Smallest GT side that the degradation turns into the 8 LR pixels EGVSR needs."""
-    from egvsr.model.degrade import bd_gt_size
-    return bd_gt_size(MIN_LR) if degradation == "BD" else 4 * MIN_LR
-
-
-def _center_crop(frames, crop):
-    if not crop:
-        return frames
-    try:
-        w, h = parse_size(crop)
-    except ValueError as exc:
-        raise CliError(f"--crop {exc}") from None
-    H, W = frames.shape[1:3]
-    if w > W or h > H:
-        raise CliError(f"--crop {w}x{h} is larger than the {W}x{H} clip")
-    y0, x0 = (H - h) // 2, (W - w) // 2
-    return frames[:, y0:y0 + h, x0:x0 + w]
-
-
 def evaluate(gt_src, backend, checkpoint=None, preset=None, bundle=None, degradation="BD",
              frames=None, crop=None, tof=False):
     """Degrade a GT clip, super-resolve it and score SR and bicubic (Y channel).
@@ -319,27 +309,11 @@ def evaluate(gt_src, backend, checkpoint=None, preset=None, bundle=None, degrada
     """
     import numpy as np
 
-    from egvsr.model.degrade import bd_degrade, bi_degrade, bicubic_upscale, to_uint8
+    from egvsr.model.degrade import bicubic_upscale, to_uint8
     from egvsr.model.metrics import clip_metrics
-    from egvsr.model.video import read_frames
-    if degradation not in ("BD", "BI"):
-        raise CliError(f"--degradation {degradation!r}: choose BD or BI")
-    need = min_gt_size(degradation)
-    if crop:
-        try:
-            cw, ch = parse_size(crop)
-        except ValueError as exc:
-            raise CliError(f"--crop {exc}") from None
-        if cw < need or ch < need:
-            raise CliError(f"--crop {cw}x{ch} is too small: --degradation {degradation} needs at least "
-                           f"{need}x{need} GT pixels to make the {MIN_LR}x{MIN_LR} LR frames EGVSR needs")
-    gt = _center_crop(read_frames(gt_src, max_frames=frames), crop)
-    H, W = gt.shape[1:3]
-    if H < need or W < need:
-        raise CliError(f"GT frames are {W}x{H}; --degradation {degradation} needs at least {need}x{need} "
-                       f"GT pixels to make the {MIN_LR}x{MIN_LR} LR frames EGVSR needs: use a larger clip")
-    lr, gt_c = (bd_degrade if degradation == "BD" else bi_degrade)(gt)
-    lr_u8, gt_u8 = to_uint8(lr), to_uint8(gt_c)
+
+    from .evalset import degraded_pair
+    lr_u8, gt_u8 = degraded_pair(gt_src, degradation, frames, crop)
     _check_lr_size(lr_u8.shape[2], lr_u8.shape[1], "degraded LR")
     ns = argparse.Namespace(backend=backend, checkpoint=checkpoint, preset=preset, bundle=bundle)
     sr, dt = _run_backend(ns, list(lr_u8), f"eval {backend}")
@@ -387,11 +361,21 @@ def _check_plot(path, overwrite):
     return path
 
 
+def _table_mode(args) -> bool:
+    """Several clips, a folder of clips, paired LR/GT, --compare or --max-colour-bias: the comparison table."""
+    from egvsr.model.clips import is_clip_source
+    return (len(args.gt_input) > 1 or args.lr is not None or args.compare or args.max_colour_bias is not None
+            or not all(is_clip_source(s) or not Path(s).is_dir() for s in args.gt_input))
+
+
 def cmd_eval(args):
+    if _table_mode(args):
+        return cmd_eval_table(args)
+    backend = args.backend or "torch"
     if args.plot:
         _check_plot(args.plot, args.overwrite)
     _check_model_files(args)
-    res, _ = evaluate(args.gt_input, args.backend, args.checkpoint, args.preset, args.bundle,
+    res, _ = evaluate(args.gt_input[0], backend, args.checkpoint, args.preset, args.bundle,
                       args.degradation, args.frames, args.crop, args.tof)
     if args.plot:
         _plot(res, args.plot)
@@ -405,6 +389,57 @@ def cmd_eval(args):
         print(f"  SR      PSNR-Y {_db(s['psnr_y'])} dB  SSIM-Y {_db(s['ssim_y'], '.4f')}")
         print(f"  bicubic PSNR-Y {_db(b['psnr_y'])} dB  SSIM-Y {_db(b['ssim_y'], '.4f')}")
         print(f"  gain    {_db(gain, '+.3f')} dB   ({fps})")
+    return 0
+
+
+def cmd_eval_table(args):
+    """Per-clip table: bicubic, float (torch, --checkpoint) and quantized (--backend, --bundle), colour check."""
+    from .backends import INT_BACKENDS, TorchBackend
+    from .evalset import COLOUR_LIMIT, check_clips, evaluate_table, format_table, gather
+    quant = args.backend or "golden"
+    if quant not in INT_BACKENDS or quant == "brevitas":
+        raise CliError(f"--backend {quant}: the comparison table runs the float model (--checkpoint) against "
+                       "the quantized bundle (--bundle) on an integer backend: choose one of "
+                       f"{', '.join(b for b in INT_BACKENDS if b != 'brevitas')} (default golden; brevitas "
+                       "takes a checkpoint: export it with egvsr export and pass --bundle)")
+    for opt in ("plot", "tof"):
+        if getattr(args, opt):
+            raise CliError(f"--{opt} works on one clip; run egvsr eval CLIP --{opt} for each clip")
+    if args.checkpoint and str(args.checkpoint).endswith((".json", ".npz")):
+        raise CliError(f"--checkpoint {args.checkpoint} is a bundle; in the table --checkpoint is the float "
+                       "model (.pth) and --bundle the quantized one")
+    _check_model_files(args)
+    clips = gather(args.gt_input, args.lr)
+    check_clips(clips, args.degradation, args.frames, args.crop)  # before any model is loaded
+    print(f"eval: {len(clips)} clip{'s' if len(clips) != 1 else ''}: {', '.join(c[0] for c in clips)}",
+          file=sys.stderr)
+    fl = TorchBackend(args.checkpoint, args.preset)
+    q = open_backend(quant, bundle=args.bundle)
+    print(f"float: {fl.description}\nquantized: backend {q.name}: {q.description}", file=sys.stderr)
+    try:
+        res = evaluate_table(clips, fl, q, degradation=args.degradation, frames=args.frames, crop=args.crop,
+                             progress=lambda name, stage: print(f"  {name}: {stage}", file=sys.stderr))
+    finally:
+        fl.close()
+        q.close()
+    res.update(float={"backend": "torch", "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+                      "description": fl.description},
+               quant={"backend": q.name, "bundle": str(args.bundle) if args.bundle else None,
+                      "description": q.description})
+    limit = args.max_colour_bias
+    res["max_colour_bias"] = limit
+    if args.json:
+        print(json.dumps(json_safe(res), allow_nan=False))
+    else:
+        print(format_table(res))
+    worst = max(res["clips"], key=lambda r: r["colour_bias"]["max_abs"])
+    if limit is not None and worst["colour_bias"]["max_abs"] > limit:
+        over = [r["clip"] for r in res["clips"] if r["colour_bias"]["max_abs"] > limit]
+        cb = worst["colour_bias"]
+        raise CliError(f"colour check failed: {len(over)} of {len(res['clips'])} clips have a mean error of the "
+                       f"quantized output against the float output above --max-colour-bias {limit:g} levels "
+                       f"(worst {worst['clip']}: R {cb['r']:+.2f}, G {cb['g']:+.2f}, B {cb['b']:+.2f}); "
+                       f"the documented limit is {COLOUR_LIMIT:g}")
     return 0
 
 
@@ -434,6 +469,18 @@ def _plot(res, path):
         raise
     finally:
         plt.close(fig)
+
+
+EVAL_EPILOG = """\
+examples:
+  egvsr eval carphone --backend golden             one clip, one backend
+  egvsr eval carphone bikes bigbuckbunny --frames 20
+                                                   table: bicubic, float, W8A8, colour
+  egvsr eval clips/ --json                         every clip under clips/
+  egvsr eval Vid4/GT --lr Vid4/BDx4                paired: published BD LR, no degradation here
+  egvsr eval carphone --compare --max-colour-bias 0.5
+                                                   colour check as a gate (exit 2 above it)
+"""
 
 
 def cmd_train(args):
@@ -492,12 +539,14 @@ def build_parser():
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the traceback of an error")
 
-    def model_args(sp):
+    def model_args(sp, table=False):
         sp.add_argument("--preset", help="architecture (paper, small, tiny, ...); needed for a raw published state dict")
         sp.add_argument("--checkpoint", help="weights (.pth); default: the bundled tiny model")
         sp.add_argument("--bundle", help="integer bundle (.json) for golden/hls/rtl/board; default: bundled tiny W8A8")
-        sp.add_argument("--backend", default="torch", choices=BACKENDS,
-                        help="level that runs the network (board needs a PYNQ board; board-sim simulates one)")
+        sp.add_argument("--backend", default=None if table else "torch", choices=BACKENDS,
+                        help="level that runs the network (board needs a PYNQ board; board-sim simulates one)"
+                        + ("; default torch for one clip, golden (the quantized side) in the table" if table
+                           else ""))
         debug_arg(sp)
 
     sp = sub.add_parser("upscale", help="super-resolve a video or a folder of LR frames",
@@ -512,18 +561,35 @@ def build_parser():
     model_args(sp)
     sp.set_defaults(func=cmd_upscale)
 
-    sp = sub.add_parser("eval", help="degrade a GT clip, super-resolve, report PSNR/SSIM (Y)")
-    sp.add_argument("gt_input", help="GT video, folder of frames, or bundled clip name (bikes, carphone, bigbuckbunny)")
+    sp = sub.add_parser("eval", help="degrade GT clips (or take paired LR), super-resolve, report PSNR/SSIM (Y)",
+                        description="One clip: PSNR/SSIM-Y of one backend against bicubic. Several clips, a "
+                        "folder of clips, --lr, --compare or --max-colour-bias: a table per clip and the mean "
+                        "of bicubic, the float model (--checkpoint) and the quantized bundle (--backend, "
+                        "default golden; --bundle), with the colour check (mean error of the quantized "
+                        "output against the float output in R, G, B, in levels; flagged above 0.5).",
+                        epilog=EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("gt_input", nargs="+",
+                    help="GT video, folder of frames, bundled clip name (bikes, carphone, bigbuckbunny), "
+                         "or a folder of clips (subfolders of frames or video files); several allowed")
+    sp.add_argument("--lr", metavar="LR",
+                    help="paired mode: the LR clip or folder of clips made from the GT (e.g. Vid4/BDx4 with "
+                         "GT Vid4/GT), instead of degrading the GT here; GT must be exactly 4x the LR")
+    sp.add_argument("--compare", action="store_true",
+                    help="the float-vs-quantized table with the colour check, also for one clip")
+    sp.add_argument("--max-colour-bias", type=nonneg_float, metavar="LEVELS",
+                    help="exit with an error when a clip's colour bias exceeds this many levels "
+                         "(the documented limit is 0.5; default: report only)")
     sp.add_argument("--degradation", default="BD", choices=("BD", "BI"))
     sp.add_argument("--frames", type=positive_int, help="at most this many frames (>= 1)")
     sp.add_argument("--crop", type=size_option(keep_text=True),
                     help="centre crop of the GT first, WxH (for slow backends; at least 37x37 for BD, 32x32 for BI)")
     sp.add_argument("--json", action="store_true",
-                    help="one JSON object on stdout (PSNR null where it is infinite: an exact match)")
+                    help="one JSON object on stdout (PSNR null where it is infinite: an exact match); "
+                         "the table: clips, mean, colour_flagged")
     sp.add_argument("--plot", help="per-frame PSNR plot (.png, .pdf, .svg, ...)")
     sp.add_argument("--overwrite", action="store_true", help="replace an existing --plot file")
     sp.add_argument("--tof", action="store_true", help="also the temporal tOF metric (slow)")
-    model_args(sp)
+    model_args(sp, table=True)
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("train", help="train the float model (published stage 1 losses)")
