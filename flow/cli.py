@@ -409,6 +409,11 @@ def cmd_eval_table(args):
         raise CliError(f"--checkpoint {args.checkpoint} is a bundle; in the table --checkpoint is the float "
                        "model (.pth) and --bundle the quantized one")
     _check_model_files(args)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CliError("the comparison table runs the float model in torch, which is not installed: "
+                       "pip install 'egvsr[train]', or evaluate one clip with --backend golden") from None
     clips = gather(args.gt_input, args.lr)
     check_clips(clips, args.degradation, args.frames, args.crop)  # before any model is loaded
     print(f"eval: {len(clips)} clip{'s' if len(clips) != 1 else ''}: {', '.join(c[0] for c in clips)}",
