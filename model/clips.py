@@ -371,7 +371,9 @@ def find_clip_paths(src: PathLike) -> list[tuple[str, Path]]:
     """
     if is_clip_source(src):
         path = resolve_source(src)
-        return [(str(src) if not Path(src).exists() else path.stem if path.is_file() else path.name, path)]
+        if not Path(src).exists():  # a bundled clip: its name
+            return [(str(src), path)]
+        return [(path.stem if path.is_file() else path.name, path)]
     root = resolve_source(src)
     found = [(rel, path) for rel, path, _ in _walk(root)]
     if not found:

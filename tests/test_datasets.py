@@ -188,7 +188,8 @@ def test_training_data_errors(tmp_path):
     short = tmp_path / "short"
     _write_pngs(short / "a", _frames(6, 0))
     _write_pngs(short / "b", _frames(3, 1))
-    with pytest.raises(ValueError, match=r"1 of 2 clips have fewer frames than seq_len=5 \(first: 'short/b', 3 frames\)"):
+    with pytest.raises(ValueError,
+                       match=r"1 of 2 clips have fewer frames than seq_len=5 \(first: 'short/b', 3 frames\)"):
         data.folder_dataset([short], seq_len=5, lr_size=8)
     with pytest.raises(ValueError, match=r"smaller than the 69-pixel GT crop.*--lr-size"):
         data.folder_dataset([short], seq_len=3, lr_size=16)

@@ -151,3 +151,19 @@ def test_max_colour_bias_turns_the_check_into_an_error(clip_set, capsys):
     with pytest.raises(SystemExit):
         main(["eval", a, "--max-colour-bias=-1"])
     assert "must be a number >= 0" in capsys.readouterr().err
+
+
+def test_clip_sets_hold_frame_folders_and_videos(tmp_path):
+    from egvsr.flow.evalset import gather
+    from egvsr.model.clips import find_clip_paths
+    f = read_frames("carphone", max_frames=2)[:, :48, :48]
+    (tmp_path / "set" / "sub").mkdir(parents=True)
+    write_frames(f, tmp_path / "set" / "frames")
+    write_frames(f, tmp_path / "set" / "sub" / "clip.mp4")
+    (tmp_path / "set" / "notes.txt").write_text("not a clip")
+    assert [n for n, _ in find_clip_paths(tmp_path / "set")] == ["frames", "sub/clip"]
+    assert find_clip_paths("carphone")[0][0] == "carphone"
+    assert find_clip_paths(tmp_path / "set" / "frames")[0][0] == "frames"
+    assert find_clip_paths(tmp_path / "set" / "sub" / "clip.mp4")[0][0] == "clip"
+    names = [n for n, _, lr in gather(["carphone", str(tmp_path / "set")])]
+    assert names == ["carphone", "frames", "sub/clip"]
