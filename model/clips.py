@@ -276,8 +276,9 @@ def _walk(root: Path) -> list[tuple[str, Path, list[str] | None]]:
     """(relative name, path, image names or None for a video) of every clip under ``root``."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=None):
-        dirnames.sort(key=natural_key)
+        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)  # no hidden
         here = Path(dirpath)
+        filenames = [f for f in filenames if not f.startswith(".")]
         images = sorted((f for f in filenames if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS),
                         key=natural_key)
         rel = here.relative_to(root).as_posix()
@@ -305,9 +306,10 @@ def _dataset_entries(root: Path, log=None) -> list[tuple[str, Path, list[str] | 
     images = _list_images(root)
     if images:  # the folder is itself one clip
         return [(root.name, root, images)]
-    if (root / "train_sharp").is_dir():  # REDS root: only the sharp training frames (not *_bicubic, not val_*)
-        say(f"{root}: REDS layout, using {root / 'train_sharp'}")
-        return _walk(root / "train_sharp")
+    for sharp in (root / "train_sharp", root / "train" / "train_sharp"):  # REDS (as unzipped: train/train_sharp)
+        if sharp.is_dir():  # only the sharp training frames (not *_bicubic, *_blur, val_*)
+            say(f"{root}: REDS layout, using {sharp}")
+            return _walk(sharp)
     trainlist = root / "sep_trainlist.txt"
     if (root / "sequences").is_dir() and trainlist.is_file():  # Vimeo-90K septuplets: the official train split
         say(f"{root}: Vimeo-90K layout, using the clips of {trainlist.name}")
@@ -327,13 +329,15 @@ def find_clips(paths: Iterable[PathLike], log=None) -> list[Clip]:
 
     Each path may be
 
-    - a REDS root (has ``train_sharp/``: its ``<clip>/<frame>.png`` folders
-      are used, not ``train_sharp_bicubic``, ``val_*`` or ``test_*``),
+    - a REDS root (has ``train_sharp/`` or ``train/train_sharp/``: its
+      ``<clip>/<frame>.png`` folders are used, not ``train_sharp_bicubic``,
+      ``train_blur``, ``val_*`` or ``test_*``),
     - a Vimeo-90K root (``sequences/`` and ``sep_trainlist.txt``: the
       septuplets of the training list; ``sep_testlist.txt`` is left for
       testing),
     - any folder: every folder below it that holds images is one clip (its
-      images in natural order) and every video file is one clip,
+      images in natural order) and every video file is one clip (hidden
+      files and folders are skipped),
     - a video file.
 
     Frames are not read: folders list their files and read their headers

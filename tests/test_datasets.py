@@ -72,6 +72,11 @@ def test_reds_layout_uses_train_sharp_only(tmp_path):
     # the train_sharp folder itself, or one clip folder, work too
     assert len(clips.find_clips([tmp_path / "REDS" / "train_sharp"])) == 2
     assert clips.find_clips([tmp_path / "REDS" / "train_sharp" / "000"])[0].frames == 6
+    # as the REDS zip unpacks: REDS/train/train_sharp/<clip>
+    (tmp_path / "unzipped" / "train").mkdir(parents=True)
+    (tmp_path / "REDS" / "train_sharp").rename(tmp_path / "unzipped" / "train" / "train_sharp")
+    (tmp_path / "REDS" / "train_sharp_bicubic").rename(tmp_path / "unzipped" / "train" / "train_sharp_bicubic")
+    assert [c.name for c in clips.find_clips([tmp_path / "unzipped"])] == ["unzipped/000", "unzipped/001"]
 
 
 def test_vimeo_septuplets_follow_the_train_list(tmp_path):
