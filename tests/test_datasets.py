@@ -241,3 +241,31 @@ def test_train_data_errors_before_anything_is_written(tmp_path, capsys):
     assert "fewer frames than seq_len=10" in err and "--seq-len 7" in err and not out.exists()
     assert main(["train", "--data", str(tmp_path / "vimeo"), "--moving-prob", "2", "--out", str(out)]) == 2
     assert "--moving-prob 2.0: must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_sampling_memory_is_one_frame_not_the_clip(tmp_path):
+    """tracemalloc peak of one sample: about one decoded frame, not the clip (numpy buffers are traced)."""
+    import pickle
+    import tracemalloc
+    h, w, n = 360, 480, 12
+    yy, xx = np.mgrid[0:h, 0:w]
+    folder = tmp_path / "big" / "clip"
+    folder.mkdir(parents=True)
+    for i in range(n):  # smooth frames: fast to write
+        f = np.stack([(xx + 7 * i) % 256, (yy + 3 * i) % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)
+        iio.imwrite(folder / f"{i:04d}.png", f)
+    peaks = {}
+    for t in (2, 8):
+        ds = data.folder_dataset([tmp_path / "big"], moving_prob=0.0, seq_len=t, lr_size=8, length=4)
+        assert len(pickle.dumps(ds)) < 4096  # what a loader worker gets: the index, no pixels
+        ds.sample(0)  # warm-up (imports)
+        tracemalloc.start()
+        try:
+            ds.sample(1)
+            peaks[t] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    frame = h * w * 3
+    # decoding one frame costs a few frame-sized buffers (PIL -> numpy); a window of 8 costs no more than 2
+    assert peaks[8] < peaks[2] + frame / 4, peaks
+    assert peaks[8] < 4 * frame < 8 * frame, (peaks, frame)
