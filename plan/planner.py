@@ -104,7 +104,7 @@ def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=
         for f in folds:
             c = op.cost(impl, node, f, env)
             opts.append(Option(f, frame_clocks(op, impl, node, c, env), int(c.dsp),
-                               float(c.bram36), int(c.lut), c.order()))
+                               float(c.bram36), int(c.lut), c.order(), bool(c.alt)))
         items.append(Item(node.name, opts))
     return items
 
@@ -172,7 +172,8 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
         reasons.append(f"best in budget: {ev['fps']:.2f} fps at {bd['clock_mhz']:g} MHz, "
                        f"bottleneck {ev['bottleneck']} ({macs:g} MACs per LR pixel; even a "
                        f"perfectly balanced design of {dsp_budget} DSPs at {per_dsp} MAC(s) per "
-                       f"DSP reaches at most {clk * dsp_budget * per_dsp / (macs * positions):.2f} fps)")
+                       "DSP and no fabric multipliers "
+                       f"reaches at most {clk * dsp_budget * per_dsp / (macs * positions):.2f} fps)")
     sha = bundle.sha256
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "impl": impl, "net": net,
             "bundle_sha256": sha, "preset": bundle.manifest.get("preset"),

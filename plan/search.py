@@ -3,7 +3,10 @@
 Input: one `Item` per node: the foldings it offers, each with its frame
 clocks and its cost (DSP, BRAM36, LUT, a "cheapness" key). A design for a
 bottleneck of T clocks per frame takes, for every node, the cheapest folding
-that needs at most T clocks; the frame then takes max(clocks) clocks.
+that needs at most T clocks; the frame then takes max(clocks) clocks. When
+that design needs more DSPs than the budget, nodes that offer an alternative
+folding without DSPs (`Option.alt`: RTL multipliers in fabric) take it, the
+most DSPs saved per LUT added first, while the LUTs stay within their budget.
 
 `search` returns the cheapest design that meets the target (the largest
 candidate T <= the target's clocks per frame), or, when that is impossible
@@ -27,6 +30,7 @@ class Option:
     bram36: float
     lut: int
     key: tuple
+    alt: bool = False
 
 
 @dataclass
@@ -35,18 +39,42 @@ class Item:
     options: list       # [Option]
 
     def best(self, T: float):
-        ok = [o for o in self.options if o.clocks <= T]
+        ok = [o for o in self.options if o.clocks <= T and not o.alt]
         return min(ok, key=lambda o: o.key) if ok else None
 
+    def best_alt(self, T: float):
+        ok = [o for o in self.options if o.clocks <= T and o.alt]
+        return min(ok, key=lambda o: (o.lut, o.key)) if ok else None
 
-def _design(items, T):
+
+def _design(items, T, dsp_budget=None, lut_budget=float("inf")):
     d = {}
     for it in items:
         o = it.best(T)
         if o is None:
             return None
         d[it.name] = o
+    if dsp_budget is not None and _totals(d)[0] > dsp_budget:
+        d = _to_fabric(items, d, T, dsp_budget, lut_budget)
     return d
+
+
+def _to_fabric(items, d, T, dsp_budget, lut_budget):
+    """Move nodes to their DSP-free alternative until the DSPs fit (or return `d`)."""
+    swaps = []
+    for it in items:
+        a = it.best_alt(T)
+        o = d[it.name]
+        if a is not None and a.dsp < o.dsp:
+            swaps.append(((o.dsp - a.dsp) / max(1, a.lut - o.lut), it.name, a))
+    new = dict(d)
+    for _, name, a in sorted(swaps, key=lambda s: -s[0]):
+        dsp, _, lut = _totals(new)
+        if dsp <= dsp_budget:
+            break
+        if lut - new[name].lut + a.lut <= lut_budget:
+            new[name] = a
+    return new if _totals(new)[0] <= dsp_budget else d
 
 
 def _totals(d):
@@ -74,7 +102,7 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
     reasons = []
     chosen = None
     ok = [c for c in cands if c <= target_clocks]
-    d = _design(items, ok[-1]) if ok else None
+    d = _design(items, ok[-1], dsp_budget, lut_budget) if ok else None
     if d is None:
         slow = max(items, key=lambda it: min(o.clocks for o in it.options))
         fastest = min(slow.options, key=lambda o: o.clocks)
@@ -91,7 +119,7 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
     if chosen is None:
         note = None
         for c in cands:                      # the fastest design within every budget
-            d = _design(items, c)
+            d = _design(items, c, dsp_budget, lut_budget)
             if d is None:
                 continue
             over = _over(d, dsp_budget, bram_budget, lut_budget)

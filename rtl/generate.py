@@ -73,11 +73,13 @@ def rtl_report(graph, p: dict) -> dict:
     par, layers = {}, {}
     for name in _conv_names(graph):
         node, row = graph.node(name), p["layers"][name]
-        pi, po = row["fold"]
-        par[name] = (pi, po)
+        fold = tuple(row["fold"])          # (pi, po) or (pi, po, fabric multipliers)
+        pi, po = fold[:2]
+        par[name] = fold
         layers[name] = {"cin": node.layer["cin"], "cout": node.layer["cout"],
                         "hr": node.inputs[0].hr, "macs_per_lr_pixel": row["macs_per_lr_pixel"],
                         "pi": pi, "po": po, "mults": 9 * pi * po, "dsp": row["dsp"],
+                        "lut_mults": fold[2] if len(fold) > 2 else 0,
                         "cycles_per_lr_pixel": row["clocks_per_frame"] / positions,
                         "bram36": row["bram36"]}
     P = p["pixels_per_beat"]

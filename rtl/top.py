@@ -107,6 +107,7 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
             top.mults += mults
             top.dsp += dsp
             m.update(pi=fold[0], po=fold[1], fold=env["cycles"][node.name], macs_per_clock=mults,
-                     dsp=dsp, int8_pack=bool(params.get("PACK", 0)))
+                     dsp=dsp, int8_pack=bool(params.get("PACK", 0)),
+                     lut_mults=int(params.get("LUT_MULTS", 0)))
         top.layers.append(m)
     return top

@@ -59,6 +59,9 @@ def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = Fals
                   B_BITS=b_bits, OUT_BITS=out_bits, OUT_SIGNED=out_signed, SHIFT=shift,
                   ACT={"none": 0, "relu": 1, "leaky": 2}[act], LEAKY_SHIFT=leaky, PI=pi, PO=po,
                   MAX_W=max_w, DIM_BITS=8, PACK=1 if pack else rng.choice([0, 1]))
+    if not pack and not full and rng.random() < 0.5:
+        # some (or all) multipliers in fabric (mul_lut), which turns packing off
+        params["LUT_MULTS"] = rng.randint(1, 9 * pi * po)
     wmax = 2 ** (w_bits - 1) - 1
     nrng = np.random.default_rng(seed)
     w = nrng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
@@ -76,7 +79,8 @@ def _prepare_conv(tdir, case):
     p = case["params"]
     w, b = np.array(case["weights"]), np.array(case["bias"])
     from egvsr.golden.oplib.conv3x3 import can_pack
-    pack = bool(p.get("PACK", 0)) and can_pack(p["IN_BITS"], p["W_BITS"], p["PO"])
+    pack = (bool(p.get("PACK", 0)) and not p.get("LUT_MULTS", 0)
+            and can_pack(p["IN_BITS"], p["W_BITS"], p["PO"]))   # fabric multipliers never pack
     write_conv_mems(w, b, p["PI"], p["PO"], p["W_BITS"], p["B_BITS"], tdir / "conv_w.mem",
                     tdir / "conv_b.mem", pack=pack)
     np.save(tdir / "w.npy", w)

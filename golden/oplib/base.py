@@ -42,12 +42,15 @@ class Cost:
     `lut`: an estimate of LUTs where the model has one (else 0).
     `key`: how "cheap" the folding is (the planner takes the smallest key
     among the foldings fast enough), default (dsp, bram36).
+    `alt`: a folding the planner takes only to fit the DSP budget (RTL
+    multipliers in fabric), never as a node's first choice.
     """
     clocks_per_pixel: float
     dsp: int = 0
     bram36: float = 0.0
     lut: int = 0
     key: tuple = ()
+    alt: bool = False
 
     def order(self) -> tuple:
         return self.key or (self.dsp, self.bram36)

@@ -85,6 +85,14 @@ def rtl_lut(cin, cout, in_bits, w_bits, pi, po, pack: bool = False) -> int:
     return po * tree + lanes + rom + mux + po * 2 * acc_w + 500
 
 
+def rtl_lut_mult(in_bits: int, w_bits: int) -> int:
+    """LUTs of one mul_lut.v (a fabric multiplier: w_bits + 1 shifted rows summed by
+    a registered tree): 0.6 LUT per row bit, calibrated on yosys synth_xilinx -family
+    xcup of conv3x3 16->16 PI4 PO2 with its 72 multipliers in fabric (+6,209 LUTs
+    over the DSP version: 86 per multiplier; estimated 92). An estimate."""
+    return -(-6 * (w_bits + 1) * (in_bits + 1 + w_bits) // 10)
+
+
 def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -> int:
     """conv3x3.v: two line buffers of `line_w` pixels + the weight ROM (F words)."""
     f = ceil_div(cin, pi) * ceil_div(cout, po)
@@ -98,10 +106,12 @@ class Conv3x3(Op):
     fields = {"cin": "int", "cout": "int", "w_exp": "int", "w_bits": "int", "b_bits": "int",
               "act": "str"}
     rtl_module = "conv3x3"
-    rtl_files = ("conv3x3.v", "requant.v", "axis_fifo.v", "add_tree.v", "pipe_delay.v")
+    rtl_files = ("conv3x3.v", "requant.v", "axis_fifo.v", "add_tree.v", "pipe_delay.v", "mul_lut.v")
     hls_onnx_ops = ("Conv",)
     rtl_lint_params = ({}, {"CIN": 5, "COUT": 3, "PI": 2, "PO": 2, "ACT": 2, "LEAKY_SHIFT": 2},
-                       {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1})
+                       {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1},
+                       {"CIN": 3, "COUT": 2, "PI": 2, "PO": 1, "LUT_MULTS": 5},
+                       {"CIN": 2, "COUT": 2, "W_BITS": 3, "LUT_MULTS": 99})
 
     def check(self, c, L, prods, arrays, flow):
         ctx = c.ctx
@@ -153,7 +163,10 @@ class Conv3x3(Op):
         L = node.layer
         if impl == "hls":
             return valid_reuse_factors(9 * int(L["cin"]), int(L["cout"]))
-        return [(pi, po) for pi in range(1, L["cin"] + 1) for po in range(1, L["cout"] + 1)]
+        # (pi, po): multipliers in DSPs; (pi, po, 9*pi*po): all in fabric (mul_lut,
+        # an alternative the planner takes only to fit the DSP budget)
+        dsp = [(pi, po) for pi in range(1, L["cin"] + 1) for po in range(1, L["cout"] + 1)]
+        return dsp + [(pi, po, 9 * pi * po) for pi, po in dsp]
 
     def cost(self, impl, node, fold, env):
         L = node.layer
@@ -161,12 +174,14 @@ class Conv3x3(Op):
         in_bits = node.inputs[0].bits
         if impl == "hls":
             return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
-        pi, po = fold
-        pack = bool(env.get("int8_pack")) and can_pack(in_bits, wb, po)
+        pi, po = fold[:2]
+        nlut = fold[2] if len(fold) > 2 else 0
+        pack = not nlut and bool(env.get("int8_pack")) and can_pack(in_bits, wb, po)
         n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]), pack)
-        dsp = rtl_dsp(pi, po, pack)
+        dsp = rtl_dsp(pi, po, pack) - nlut
+        lut = rtl_lut(cin, cout, in_bits, wb, pi, po, pack) + nlut * rtl_lut_mult(in_bits, wb)
         return Cost(ceil_div(cin, pi) * ceil_div(cout, po), dsp=dsp, bram36=n18 / 2,
-                    lut=rtl_lut(cin, cout, in_bits, wb, pi, po, pack), key=(dsp, n18, -pi))
+                    lut=lut, key=(dsp, n18, -pi), alt=bool(nlut))
 
     # HLS
     def hls_qonnx(self, b, L, xs, bundle):
@@ -191,11 +206,12 @@ class Conv3x3(Op):
 
     def rtl_params(self, node, env):
         L, name = node.layer, node.name
-        pi, po = env["fold"]
+        pi, po = env["fold"][:2]
+        nlut = env["fold"][2] if len(env["fold"]) > 2 else 0
         src = node.inputs[0]
         wf, bf = f"{name}_w.mem", f"{name}_b.mem"
         w, b = env["bundle"].arrays[L["weight"]], env["bundle"].arrays[L["bias"]]
-        pack = bool(env.get("int8_pack")) and can_pack(src.bits, int(L["w_bits"]), po)
+        pack = not nlut and bool(env.get("int8_pack")) and can_pack(src.bits, int(L["w_bits"]), po)
         env["write_conv_mems"](w, b, pi, po, int(L["w_bits"]), int(L["b_bits"]),
                                env["out_dir"] / wf, env["out_dir"] / bf, pack=pack)
         return dict(CIN=L["cin"], COUT=L["cout"], IN_BITS=src.bits, IN_SIGNED=int(src.signed),
@@ -204,7 +220,7 @@ class Conv3x3(Op):
                     SHIFT=int(L["out_exp"]) - (int(L["in_exp"]) + int(L["w_exp"])),
                     ACT=ACT_CODE[L.get("act", "none")],
                     LEAKY_SHIFT=int(L.get("leaky_shift", 0) or 0), PI=pi, PO=po,
-                    MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], PACK=int(pack),
+                    MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], PACK=int(pack), LUT_MULTS=nlut,
                     WEIGHT_FILE=wf, BIAS_FILE=bf)
 
     def rtl_multipliers(self, node, fold):
@@ -225,4 +241,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "can_pack", "pack_field_bits", "ACT_CODE"]
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "rtl_lut_mult", "can_pack", "pack_field_bits", "ACT_CODE"]

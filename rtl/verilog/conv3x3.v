@@ -59,6 +59,7 @@ module conv3x3 #(
     parameter DIM_BITS    = 12,
     parameter ROM_BLOCK_MIN = 64,
     parameter PACK        = 0,
+    parameter LUT_MULTS   = 0,
     parameter WEIGHT_FILE = "conv_w.mem",
     parameter BIAS_FILE   = "conv_b.mem"
 ) (
@@ -90,7 +91,7 @@ module conv3x3 #(
     localparam NOW   = (NO > 1) ? $clog2(NO) : 1;
     localparam AW    = (MAX_W > 1) ? $clog2(MAX_W) : 1;
     localparam XB    = IN_BITS * CIN;            // one pixel
-    localparam PK    = (PACK != 0 && PO >= 2 && IN_BITS <= 8 && W_BITS <= 8) ? 1 : 0;
+    localparam PK    = (PACK != 0 && LUT_MULTS == 0 && PO >= 2 && IN_BITS <= 8 && W_BITS <= 8) ? 1 : 0;
     localparam NPAIR = (PO + 1) / 2;
     localparam NM    = PK ? NPAIR * PI * 9 : PO * PI * 9;   // multipliers (DSPs)
     localparam WF    = PK ? 27 : W_BITS;         // multiplier weight operand
@@ -101,10 +102,18 @@ module conv3x3 #(
     localparam SUMW  = PW + $clog2(9 * CINP) + 1;
     localparam ACC_W = ((SUMW > B_BITS) ? SUMW : B_BITS) + 1;
     localparam TL    = $clog2(9 * PI);           // adder tree levels (registered)
+    // LUT_MULTS: the last LUT_MULTS multipliers are mul_lut (fabric, latency LM);
+    // the DSP multipliers then get ML more input registers (LM > 2), or the
+    // fabric products FD more (LM < 2), so that both arrive together
+    localparam NL    = (LUT_MULTS > NM) ? NM : LUT_MULTS;
+    localparam LM    = $clog2(W_BITS + 1);
+    localparam ML    = (NL > 0 && LM > 2) ? LM - 2 : 0;
+    localparam FD    = (NL > 0 && LM < 2) ? 2 - LM : 0;
     localparam BCW   = $clog2(9 * PI + 1) + 1;   // borrow count of a pair (signed)
-    // stages after the issue: 1 window/ROM, 2 taps, 3 A/B regs, 4 M, 5 P,
-    // tree, (borrow correction when PK), bias/accumulate, requant
-    localparam ST    = 5 + PK + TL;              // tree sum valid at stage ST
+    // stages after the issue: 1 window/ROM, 2 taps, 3 operand regs, (ML more
+    // when fabric multipliers are slower), M, P, tree, (borrow correction when
+    // PK), bias/accumulate, requant
+    localparam ST    = 5 + PK + ML + TL;         // tree sum valid at stage ST
     localparam LAT   = ST + 2;                   // push at stage LAT
     localparam FL2   = $clog2(LAT + 4);          // output FIFO: room for every pixel in flight
     localparam CRW   = FL2 + 2;
@@ -341,27 +350,43 @@ module conv3x3 #(
     endgenerate
     always @(posedge aclk) wb <= wq;
 
-    // stages 4, 5: multiply, M and P registers
-    reg [MW-1:0] pm [0:NM-1];
-    reg [MW-1:0] pp [0:NM-1];
+    // stages 4, 5 (+ML): multiply, M and P registers; fabric multipliers from stage 3
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [9*PI*XW-1:0] xa_d;         // the fabric multipliers' fields unused
+    wire [NM*RFW-1:0]  wb_d;
+    /* verilator lint_on UNUSEDSIGNAL */
+    pipe_delay #(.W(9*PI*XW), .D(ML)) u_dxa (.aclk(aclk), .d(xa), .q(xa_d));
+    pipe_delay #(.W(NM*RFW), .D(ML)) u_dwb (.aclk(aclk), .d(wb), .q(wb_d));
+    wire [NM*MW-1:0] pbus;           // the products (P registers / fabric outputs)
     genvar gm;
     generate
         for (gm = 0; gm < NM; gm = gm + 1) begin : g_mul
             // multiplier gm: tap gk, input channel gi of its group (same order as the ROM)
             localparam integer GK = gm % 9;
             localparam integer GI = (gm / 9) % PI;
-            wire signed [XW-1:0] xs = xa[(GK*PI + GI)*XW +: XW];
-            wire signed [WF-1:0] ws;
-            if (PK) begin : g_pk    // {hi', lo} -> hi' * 2**18 + lo, sign extensions only
-                wire [RFW-1:0] f = wb[gm*RFW +: RFW];
-                assign ws = {{(9 - W_BITS){f[RFW-1]}}, f[RFW-1:W_BITS],
-                             {(18 - W_BITS){f[W_BITS-1]}}, f[W_BITS-1:0]};
-            end else begin : g_w
-                assign ws = wb[gm*WF +: WF];
-            end
-            always @(posedge aclk) begin
-                pm[gm] <= xs * ws;
-                pp[gm] <= pm[gm];
+            if (gm >= NM - NL) begin : g_lut     // fabric (never packed)
+                wire [PW-1:0] pf;
+                mul_lut #(.XW(XW), .WB(W_BITS), .PW(PW)) u_ml (
+                    .aclk(aclk), .x(xa[(GK*PI + GI)*XW +: XW]), .w(wb[gm*RFW +: RFW]), .p(pf));
+                wire [PW-1:0] pfd;
+                pipe_delay #(.W(PW), .D(FD)) u_dpf (.aclk(aclk), .d(pf), .q(pfd));
+                assign pbus[gm*MW +: MW] = pfd;          // MW == PW when not packed
+            end else begin : g_dsp
+                wire signed [XW-1:0] xs = xa_d[(GK*PI + GI)*XW +: XW];
+                wire signed [WF-1:0] ws;
+                if (PK) begin : g_pk    // {hi', lo} -> hi' * 2**18 + lo, sign extensions only
+                    wire [RFW-1:0] f = wb_d[gm*RFW +: RFW];
+                    assign ws = {{(9 - W_BITS){f[RFW-1]}}, f[RFW-1:W_BITS],
+                                 {(18 - W_BITS){f[W_BITS-1]}}, f[W_BITS-1:0]};
+                end else begin : g_w
+                    assign ws = wb_d[gm*WF +: WF];
+                end
+                reg [MW-1:0] pm, pp;
+                always @(posedge aclk) begin
+                    pm <= xs * ws;
+                    pp <= pm;
+                end
+                assign pbus[gm*MW +: MW] = pp;
             end
         end
     endgenerate
@@ -381,7 +406,7 @@ module conv3x3 #(
                     if (PK) begin : g_lane
                         localparam integer MI = ((go / 2) * PI + gi) * 9 + gk;
                         /* verilator lint_off UNUSEDSIGNAL */
-                        wire [MW-1:0] p = pp[MI];
+                        wire [MW-1:0] p = pbus[MI*MW +: MW];
                         /* verilator lint_on UNUSEDSIGNAL */
                         if (go % 2 == 0) begin : g_hi   // w[2j] * x - borrow: above bit 18
                             assign prods[IDX*PW +: PW] = p[18 +: PW];
@@ -390,7 +415,7 @@ module conv3x3 #(
                             assign prods[IDX*PW +: PW] = p[PW-1:0];
                         end
                     end else begin : g_direct
-                        wire [MW-1:0] p = pp[IDX];
+                        wire [MW-1:0] p = pbus[IDX*MW +: MW];
                         assign prods[IDX*PW +: PW] = p[PW-1:0];
                     end
                 end

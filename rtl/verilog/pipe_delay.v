@@ -3,7 +3,9 @@ module pipe_delay #(
     parameter W = 1,
     parameter D = 1
 ) (
-    input  wire         aclk,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire         aclk,       // unused when D == 0
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [W-1:0] d,
     output wire [W-1:0] q
 );
