@@ -272,3 +272,27 @@ def test_frame_size_port_widths(tmp_path):
     d = meta["dim_bits"]
     assert d == 13 and f"wire [{d - 1}:0] hr_width = cfg_width * 4;" in text
     assert f"input  wire [{d - 1}:0]        cfg_width" in text
+
+
+@needs_verilator
+@pytest.mark.slow
+def test_frame_ctrl_tuser_and_frame_tlast():
+    """frame_ctrl.v alone with USE_TUSER = 1 and TLAST_FRAME = 1 (random pauses
+    on every stream): beats before the start of frame are dropped and count as
+    an error; a frame with an extra line leaves it to the next frame, which
+    drops it (frame error); the core side gets exactly each frame's pixels;
+    one TLAST per frame, on its last output beat, and one ap_done."""
+    pytest.importorskip("cocotbext.axi")
+    from egvsr.rtl import core_sources
+    params = {"USE_TUSER": 1, "TLAST_FRAME": 1, "MAX_W": 16, "MAX_H": 16, "DATA_W": 8, "P": 2,
+              "R": 4}
+    bdir = sim.build("verilator", "frame_ctrl", core_sources("frame_ctrl"), params,
+                     tag="frame_ctrl_tuser")
+    frames = [{"h": 4, "w": 5, "pre": 2, "expect_error": True},
+              {"h": 5, "w": 6},
+              {"h": 4, "w": 4, "lines": 5},                   # one line too many
+              {"h": 5, "w": 7, "expect_error": True},         # ... dropped here
+              {"h": 6, "w": 7}]
+    rep = sim.run_cocotb("verilator", "frame_ctrl", bdir, "egvsr.rtl_tb.tb_frame_ctrl",
+                         {"frames": frames, "P": 2, "R": 4, "seed": 3}, name="tuser")
+    assert [r["err_count"] for r in rep["runs"]] == [1, 1, 1, 2, 2]
