@@ -210,3 +210,51 @@ def write_board_ip(out_dir, *, core: str, bundle_sha256: str, preset, in_bytes: 
                                                     sha256=bundle_sha256))
     info["package_tcl"] = "package_ip.tcl"
     return info
+
+
+def main(argv=None) -> int:
+    """``python -m egvsr.rtl.board_ip``: generate the board IP and its packaging Tcl."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m egvsr.rtl.board_ip",
+                                 description="Generate the RTL board IP egvsr_srnet (Verilog, "
+                                             "register file, package_ip.tcl) for a bundle.")
+    ap.add_argument("--bundle", help="bundle path (default: the bundled tiny W8A8 model)")
+    ap.add_argument("--board", default="kv260", help="board of the plan and the FPGA part")
+    ap.add_argument("--plan", help="plan.json to take the folding from (default: plan for --board)")
+    ap.add_argument("--max-size", default="540x960",
+                    help="largest LR frame HxW the IP accepts at run time (default 540x960)")
+    ap.add_argument("--fps", type=float, help="target frame rate of the plan")
+    ap.add_argument("--tuser", action="store_true",
+                    help="require TUSER on each frame's first beat (drop beats before it)")
+    ap.add_argument("--tlast", choices=TLAST_MODES, default="line",
+                    help="output TLAST per LR line (4 HR rows; default) or per frame")
+    ap.add_argument("--out", required=True, help="output folder (under build/)")
+    a = ap.parse_args(argv)
+    from egvsr.golden import load_bundle
+    from egvsr.golden.bundle import default_bundle_path
+    from egvsr.plan import line_width
+    from .generate import generate_top
+    try:
+        h, w = (int(v) for v in a.max_size.lower().split("x"))
+    except ValueError:
+        ap.error(f"--max-size {a.max_size!r}: give HxW, e.g. 540x960")
+    bundle = load_bundle(a.bundle or default_bundle_path())
+    kw = {"plan": a.plan} if a.plan else {"board": a.board, "lr_w": w, "lr_h": h, "fps": a.fps}
+    try:
+        top = generate_top(bundle, a.out, max_w=line_width(w), max_h=h,
+                           board_io=True, use_tuser=a.tuser, tlast=a.tlast,
+                           part=None if not a.plan else _board_part(a.board), **kw)
+    except ValueError as e:
+        ap.exit(2, f"error: {e}\n")
+    print(top)
+    print(f"package: cd {top.parent} && vivado -mode batch -source package_ip.tcl -tclargs IP_REPO")
+    return 0
+
+
+def _board_part(board: str) -> str:
+    from egvsr.board.boards import board as entry
+    return entry(board)["part"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

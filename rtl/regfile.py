@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from egvsr.board import regmap as rm
 
-__all__ = ["regfile_text", "MODULE", "core_ports"]
+__all__ = ["regfile_text", "MODULE", "core_ports", "markdown_table"]
 
 MODULE = "axil_regs"
 #: the standard ap_ctrl_hs registers, handled by fixed code
@@ -248,3 +248,12 @@ def regfile_text(module: str = MODULE) -> str:
             raise ValueError(f"read-only register {r.name} has reset {r.reset}: the core's port "
                              "drives it, so its reset value must be 0")
     return "\n".join(L) + "\n"
+
+
+def markdown_table() -> str:
+    """The register map as a Markdown table (the README quotes it; a test keeps it equal)."""
+    rows = ["| offset | register | access | bits | reset | meaning |", "|---|---|---|---|---|---|"]
+    for r in rm.REGISTERS:
+        reset = "build" if r.reset is None else f"0x{r.reset:x}"
+        rows.append(f"| 0x{r.offset:02x} | {r.name} | {r.access} | {r.bits} | {reset} | {r.doc} |")
+    return "\n".join(rows) + "\n"

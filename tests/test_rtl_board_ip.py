@@ -296,3 +296,24 @@ def test_frame_ctrl_tuser_and_frame_tlast():
     rep = sim.run_cocotb("verilator", "frame_ctrl", bdir, "egvsr.rtl_tb.tb_frame_ctrl",
                          {"frames": frames, "P": 2, "R": 4, "seed": 3}, name="tuser")
     assert [r["err_count"] for r in rep["runs"]] == [1, 1, 1, 2, 2]
+
+
+def test_readme_quotes_the_register_map():
+    """The README's register table is the one regmap.py generates."""
+    from pathlib import Path
+    from egvsr.rtl.regfile import markdown_table
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+def test_board_ip_cli(tmp_path):
+    """python -m egvsr.rtl.board_ip: the bundled model, planned for kv260 at its
+    maximum size; a bad size is one error line."""
+    from egvsr.rtl.board_ip import main
+    assert main(["--out", str(tmp_path / "ip"), "--max-size", "64x96"]) == 0
+    meta = json.loads((tmp_path / "ip" / "manifest.json").read_text())
+    ip = meta["board_ip"]
+    assert (ip["max_h"], ip["max_w"], ip["part"]) == (64, 128, "xck26-sfvc784-2LV-c")
+    assert (tmp_path / "ip" / "package_ip.tcl").is_file()
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--max-size", "64by96"])
