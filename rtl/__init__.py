@@ -4,7 +4,10 @@
 implements, its files and parameters are owned by the op's module in
 `golden/oplib` (`rtl_module`, `rtl_files`, `rtl_params`). `generate` writes
 the top of a net for a bundle and a plan (`plan/`), `top` emits its text,
-`verilog_text` holds the Verilog helpers.
+`verilog_text` holds the Verilog helpers. `board_ip` wraps the SRNet top as
+the board IP `egvsr_srnet` (register file from `regfile`, generated from
+`egvsr.board.regmap`; `verilog/frame_ctrl.v`) and `package_ip` writes the
+Tcl that packages it for Vivado.
 """
 from pathlib import Path
 

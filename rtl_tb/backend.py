@@ -32,7 +32,8 @@ class RtlSrnet:
             raise RuntimeError(f"simulator {simulator!r} is not available")
         self.simulator = simulator
         sha = self.bundle.sha256() if callable(self.bundle.sha256) else self.bundle.sha256
-        self.workdir = Path(workdir) if workdir else sim.build_root() / f"rtl_srnet_{sha[:12]}"
+        # absolute: the simulator builds run in their own folder
+        self.workdir = (Path(workdir) if workdir else sim.build_root() / f"rtl_srnet_{sha[:12]}").resolve()
         self.parallelism = parallelism
         self.board = board if parallelism is None else None
         self.out_pixels = out_pixels
