@@ -135,12 +135,15 @@ def board_dut(meta: dict) -> str:
 
 
 def _register_board_engine():
-    """Let the simulated PYNQ device run SRNet through this RTL simulation (engine='rtl')."""
+    """Let the simulated PYNQ device run SRNet through this RTL simulation (engine='rtl'):
+    each frame goes through the board IP `egvsr_srnet` (register set-up over
+    AXI-Lite, 56-byte beats with TLAST per line in, RGB0 beats with TLAST per
+    LR line out), not only the bare SRNet top."""
     try:
         from egvsr.board.simdevice import register_engine
     except ImportError:  # board package without its optional parts
         return
-    register_engine("rtl", lambda bundle: RtlSrnet(bundle))
+    register_engine("rtl", lambda bundle: RtlSrnet(bundle, board_io=True))
 
 
 _register_board_engine()
