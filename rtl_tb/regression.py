@@ -242,6 +242,8 @@ def main(argv=None) -> int:
                  lambda: synth_conv(L["cin"], L["cout"], L["pi"], L["po"], max_w=kv["max_w"],
                                     family="xcup", proxy=True, pack=pack)),
                 ("conv3x3 16x16 pi4 po2", lambda: synth_conv(16, 16, 4, 2, family="xcup", proxy=True)),
+                ("conv3x3 16x16 pi4 po2 fabric", lambda: synth_conv(16, 16, 4, 2, family="xcup", proxy=True,
+                                                                    lut_mults=72)),
                 ("pixel_shuffle C3 R4 P2", lambda: synth_timing(core_sources("pixel_shuffle"),
                                                                  "pixel_shuffle",
                                                                  dict(C=3, R=4, P=2, MAX_W=1024))),

@@ -387,10 +387,13 @@ def _dsp_report(cells, drv, consumers, out_ports) -> dict:
 
 # ---------------------------------------------------------------- the cores and the top
 def synth_conv(cin=4, cout=4, pi=None, po=None, max_w=1024, seed=0, family: str = "xc7",
-               proxy: bool = False, pack: bool = False) -> dict:
-    """conv3x3 with random 8-bit weights (`pack`: PACK = 1, two INT8 products per DSP48E2)."""
+               proxy: bool = False, pack: bool = False, lut_mults: int = 0) -> dict:
+    """conv3x3 with random 8-bit weights (`pack`: PACK = 1, two INT8 products per DSP48E2;
+    `lut_mults`: that many multipliers in fabric, mul_lut.v)."""
     pi, po = pi or cin, po or cout
-    wd = sim.build_root() / f"yosys_conv_{cin}x{cout}_{pi}x{po}_{max_w}_{family}{'_pack' if pack else ''}"
+    pack = pack and not lut_mults
+    wd = sim.build_root() / (f"yosys_conv_{cin}x{cout}_{pi}x{po}_{max_w}_{family}{'_pack' if pack else ''}"
+                             f"{f'_lut{lut_mults}' if lut_mults else ''}")
     wd.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     extra = {"pack": True} if pack else {}
@@ -399,8 +402,11 @@ def synth_conv(cin=4, cout=4, pi=None, po=None, max_w=1024, seed=0, family: str 
     params = dict(CIN=cin, COUT=cout, PI=pi, PO=po, MAX_W=max_w, B_BITS=32, SHIFT=9)
     if pack:
         params["PACK"] = 1
+    if lut_mults:
+        params["LUT_MULTS"] = lut_mults
     r = synth(core_sources("conv3x3"), "conv3x3", params, wd, family=family, proxy=proxy, timeout=3600)
-    r.update(cin=cin, cout=cout, pi=pi, po=po, max_w=max_w, mults_per_clock=pi * po * 9, pack=bool(pack))
+    r.update(cin=cin, cout=cout, pi=pi, po=po, max_w=max_w, mults_per_clock=pi * po * 9, pack=bool(pack),
+             lut_mults=lut_mults)
     return r
 
 

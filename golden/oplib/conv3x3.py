@@ -111,7 +111,8 @@ class Conv3x3(Op):
     rtl_lint_params = ({}, {"CIN": 5, "COUT": 3, "PI": 2, "PO": 2, "ACT": 2, "LEAKY_SHIFT": 2},
                        {"CIN": 1, "COUT": 1, "ACT": 1, "SHIFT": -1, "MAX_W": 1, "IN_SIGNED": 1},
                        {"CIN": 3, "COUT": 2, "PI": 2, "PO": 1, "LUT_MULTS": 5},
-                       {"CIN": 2, "COUT": 2, "W_BITS": 3, "LUT_MULTS": 99})
+                       {"CIN": 2, "COUT": 2, "W_BITS": 3, "LUT_MULTS": 99},
+                       {"CIN": 17, "COUT": 4, "PO": 2, "PACK": 1})
 
     def check(self, c, L, prods, arrays, flow):
         ctx = c.ctx

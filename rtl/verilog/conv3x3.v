@@ -376,7 +376,7 @@ module conv3x3 #(
                 wire signed [WF-1:0] ws;
                 if (PK) begin : g_pk    // {hi', lo} -> hi' * 2**18 + lo, sign extensions only
                     wire [RFW-1:0] f = wb_d[gm*RFW +: RFW];
-                    assign ws = {{(9 - W_BITS){f[RFW-1]}}, f[RFW-1:W_BITS],
+                    assign ws = {{(9 - W_BITS){f[RFW-1]}}, f[RFW-2:W_BITS],
                                  {(18 - W_BITS){f[W_BITS-1]}}, f[W_BITS-1:0]};
                 end else begin : g_w
                     assign ws = wb_d[gm*WF +: WF];
