@@ -170,9 +170,11 @@ endmodule
 def write_board_ip(out_dir, *, core: str, bundle_sha256: str, preset, in_bytes: int,
                    core_in_bits: int, P: int, scale: int, dim_bits: int, max_w: int, max_h: int,
                    use_tuser: bool = False, tlast: str = "line", part: str | None = None,
-                   sources=()) -> dict:
+                   sources=(), registers=None) -> dict:
     """Write the IP top and its parts into `out_dir`; returns the manifest's
-    `board_ip` entry (files, identity, register map, options)."""
+    `board_ip` entry (files, identity, register map, options). `max_w`: the
+    widest LR frame accepted (MAX_WIDTH; the core's line buffers may be
+    wider). `registers`: the register table (default `regmap.REGISTERS`)."""
     out = Path(out_dir)
     if tlast not in TLAST_MODES:
         raise ValueError(f"tlast must be one of {TLAST_MODES}, not {tlast!r}")
@@ -189,7 +191,8 @@ def write_board_ip(out_dir, *, core: str, bundle_sha256: str, preset, in_bytes: 
                          "leave dim_bits unset (generate_top chooses it)")
     ident = ip_identity()
     name = ident["name"]
-    (out / f"{REGS_MODULE}.v").write_text(regfile_text())
+    table = tuple(rm.REGISTERS if registers is None else registers)
+    (out / f"{REGS_MODULE}.v").write_text(regfile_text(registers=table))
     for src in core_sources("frame_ctrl"):
         shutil.copyfile(src, out / src.name)
     (out / f"{name}.v").write_text(wrapper_text(
@@ -203,7 +206,7 @@ def write_board_ip(out_dir, *, core: str, bundle_sha256: str, preset, in_bytes: 
             "regmap_version": rm.REGMAP_VERSION, "part": part,
             "ports": [list(p) for p in port_list(in_bytes * 8, P * 32)],
             "registers": [{"name": r.name, "offset": r.offset, "access": r.access, "bits": r.bits}
-                          for r in rm.REGISTERS]}
+                          for r in table]}
     from .package_ip import package_tcl
     mems = sorted(p.name for p in out.glob("*.mem"))
     (out / "package_ip.tcl").write_text(package_tcl(info, mems, preset=preset,
@@ -241,7 +244,7 @@ def main(argv=None) -> int:
     bundle = load_bundle(a.bundle or default_bundle_path())
     kw = {"plan": a.plan} if a.plan else {"board": a.board, "lr_w": w, "lr_h": h, "fps": a.fps}
     try:
-        top = generate_top(bundle, a.out, max_w=line_width(w), max_h=h,
+        top = generate_top(bundle, a.out, max_w=line_width(w), max_h=h, max_lr_w=w,
                            board_io=True, use_tuser=a.tuser, tlast=a.tlast,
                            part=None if not a.plan else _board_part(a.board), **kw)
     except ValueError as e:

@@ -145,7 +145,8 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
                  dim_bits: int | None = None, lr_w: int | None = None, lr_h: int | None = None,
                  fps: float | None = None, board_io: bool = False, in_bytes: int = 56,
                  int8_pack: bool | None = None, max_h: int | None = None,
-                 use_tuser: bool = False, tlast: str = "line", part: str | None = None) -> Path:
+                 use_tuser: bool = False, tlast: str = "line", part: str | None = None,
+                 max_lr_w: int | None = None, registers=None) -> Path:
     """Write the top of `net` into `out_dir` (see the module docstring); returns its path.
 
     `max_w`: line-buffer width, the widest LR frame; `max_h`: the tallest
@@ -158,7 +159,12 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
     (`rtl.board_ip`: AXI-Lite registers, frame control, run-time size up to
     `max_h` x `max_w`, `use_tuser`, `tlast` "line" or "frame") and its
     `package_ip.tcl` for the FPGA `part` (default: the board's); the returned
-    path is then the IP top's."""
+    path is then the IP top's. `max_lr_w`: the widest LR frame the board IP
+    accepts (its MAX_WIDTH register; default `max_w`, at most `max_w`: an
+    overlay for 960-wide frames has 1024-wide line buffers but MAX_WIDTH 960,
+    as its metadata says). `registers`: the register table of the IP's
+    register file (default `egvsr.board.regmap.REGISTERS`; tests build an IP
+    from a deliberately wrong copy)."""
     bundle = _bundle(bundle)
     graph = bundle.graph(net)
     max_h = MAX_H_DEFAULT if max_h is None else int(max_h)
@@ -229,11 +235,14 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
         if part is None and board is not None:
             from egvsr.board.boards import board as _board_entry
             part = (_board_entry(board) if isinstance(board, str) else dict(board)).get("part")
+        lr_w = int(max_w) if max_lr_w is None else int(max_lr_w)
+        if not 1 <= lr_w <= int(max_w):
+            raise ValueError(f"max_lr_w {lr_w} must be within [1, max_w = {max_w}] (the line buffers)")
         ip = write_board_ip(out, core=name, bundle_sha256=sha, preset=meta["preset"],
                             in_bytes=in_bytes, core_in_bits=inp.word_bits, P=P,
-                            scale=int(graph.output.scale), dim_bits=dim_bits, max_w=int(max_w),
+                            scale=int(graph.output.scale), dim_bits=dim_bits, max_w=lr_w,
                             max_h=max_h, use_tuser=use_tuser, tlast=tlast, part=part,
-                            sources=files)
+                            sources=files, registers=registers)
         meta.update(top=ip["top"], core_top=name, sources=ip["files"], in_bits=in_bytes * 8,
                     out_bits=P * 32, in_bytes=in_bytes, out_bytes_per_pixel=4, board_ip=ip)
         path = out / f"{ip['top']}.v"

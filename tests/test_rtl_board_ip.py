@@ -308,12 +308,15 @@ def test_readme_quotes_the_register_map():
 
 def test_board_ip_cli(tmp_path):
     """python -m egvsr.rtl.board_ip: the bundled model, planned for kv260 at its
-    maximum size; a bad size is one error line."""
+    maximum size (MAX_WIDTH 96 as the overlay metadata will say, line buffers
+    128 wide); a bad size is one error line."""
     from egvsr.rtl.board_ip import main
     assert main(["--out", str(tmp_path / "ip"), "--max-size", "64x96"]) == 0
     meta = json.loads((tmp_path / "ip" / "manifest.json").read_text())
     ip = meta["board_ip"]
-    assert (ip["max_h"], ip["max_w"], ip["part"]) == (64, 128, "xck26-sfvc784-2LV-c")
+    assert (ip["max_h"], ip["max_w"], ip["part"]) == (64, 96, "xck26-sfvc784-2LV-c")
+    assert meta["max_w"] == 128
+    assert "MAX_WIDTH(16'd96)" in (tmp_path / "ip" / "egvsr_srnet.v").read_text()
     assert (tmp_path / "ip" / "package_ip.tcl").is_file()
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--max-size", "64by96"])
