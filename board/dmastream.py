@@ -262,12 +262,18 @@ class FrameStream:
         try:
             ctrl = self.handle.reg("AP_CTRL")
             status = self.handle.reg("STATUS")
+            got = (self.handle.reg("LR_HEIGHT"), self.handle.reg("LR_WIDTH"))
         except Exception:
             return ""
         state = "idle" if ctrl & regmap.AP_IDLE else "busy"
         size = ", SIZE ERROR" if status & regmap.STATUS_SIZE_ERROR else ""
         sync = ", frame-sync error" if status & regmap.STATUS_FRAME_ERROR else ""
-        return f"Core AP_CTRL={ctrl:#04x} ({state}), STATUS={status:#x}{size}{sync}."
+        msg = f"Core AP_CTRL={ctrl:#04x} ({state}), STATUS={status:#x}{size}{sync}."
+        if self.size is not None and tuple(got) != tuple(self.size):
+            msg += (f" LR_HEIGHT x LR_WIDTH read back as {got[0]}x{got[1]}, written "
+                    f"{self.size[0]}x{self.size[1]}: the core's register map differs from "
+                    f"this driver's (egvsr.board.regmap version {regmap.REGMAP_VERSION}).")
+        return msg
 
     def reset(self):
         """Soft-reset the DMA and restart both channels."""

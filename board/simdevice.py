@@ -13,7 +13,11 @@ that ``pynq.Overlay``, ``pynq.MMIO``, ``pynq.allocate`` and the unmodified
   (``ap_ctrl_hs``, frame size, STATUS/ERR_COUNT, ID, MAX size, VERSION),
   one LR line per input packet and 4 HR rows per output packet, frame sync
   on TLAST; the frame goes through an *engine*: ``golden.network.run_srnet``
-  (default) or the RTL simulation from ``rtl_tb`` (``engine='rtl'``).
+  (default) or the RTL board IP simulated by ``rtl_tb`` (``engine='rtl'``,
+  a register-level engine: the driver's register writes since the last
+  frame are replayed into the IP's AXI-Lite register file, and the driver
+  reads the IP's registers and gets the IP's output packets, cut at its
+  TLAST; see :class:`~egvsr.board.simregs.SrnetCoreModel`).
 * :class:`~egvsr.board.simregs.IdGpioModel` - AXI GPIO whose inputs carry
   the first 64 bits of the bundle hash.
 
@@ -193,8 +197,11 @@ class SimDevice(_PynqDevice):
     bundle : golden Bundle, optional
         The bundle the simulated hardware computes with.  If omitted,
         ``download`` loads ``sim.bundle_path`` from the overlay metadata.
-    engine : ``'golden'`` | ``'rtl'`` | callable
-        What computes SRNet behind the stream.
+    engine : ``'golden'`` | ``'rtl'`` | callable | register-level engine
+        What computes SRNet behind the stream: a callable ``x -> y`` behind
+        the Python register map, or an object with ``register_level = True``
+        and ``run_frame`` (``egvsr.rtl_tb.backend.RtlBoardEngine``: the RTL
+        board IP; ``for_overlay(meta)``, if present, is called at download).
     threaded : bool
         Run the core in a worker thread (default), so host work overlaps
         the "hardware" as on the board; ``False`` computes inline when a
@@ -294,9 +301,13 @@ class SimDevice(_PynqDevice):
             engine = rtl_engine(bundle)
         elif isinstance(engine, str) and engine in ENGINES:
             engine = ENGINES[engine](bundle)
-        elif not callable(engine):
-            raise ValueError(f"engine must be 'golden', 'rtl' or callable, "
-                             f"got {engine!r}")
+        elif not (callable(engine) or getattr(engine, "register_level", False)):
+            raise ValueError(f"engine must be 'golden', 'rtl', callable or a register-level "
+                             f"engine, got {engine!r}")
+        if hasattr(engine, "for_overlay"):
+            # a register-level engine (the RTL board IP) sized as the overlay's metadata
+            # says; built here, before the driver's first register access
+            engine = engine.for_overlay(meta)
         core = SrnetCoreModel(self, meta, engine, threaded=self.threaded)
         dma = AxiDmaModel(self, self.default_memory, core,
                           length_bits=meta.get("dma", {}).get("sg_length_width", 26))

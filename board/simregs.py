@@ -147,6 +147,13 @@ class AxiDmaModel:
             return
         packet = self.core.pop_output()
         if packet is None:
+            tail = getattr(self.core, "out_tail", None)
+            if tail is not None and len(tail) > ch.length:   # no TLAST within the buffer
+                self.core.out_tail = None
+                self.memory.write(ch.addr, tail[:ch.length])
+                self.bytes_received += ch.length
+                ch.transferred = ch.length
+                ch.fail(INT_ERR)
             return
         n = min(len(packet), ch.length)
         if not self.memory.write(ch.addr, packet[:n]):
@@ -181,6 +188,26 @@ class SrnetCoreModel:
     nothing comes out) and ``extra_out_bytes`` (longer output packets);
     ``outputs_valid = False`` models an HLS core before its first call (the
     read-only registers read 0 until a start).
+
+    With a register-level engine (``engine.register_level``, the RTL board
+    IP of ``egvsr.rtl_tb.backend.RtlBoardEngine``) this model only frames
+    the traffic; the IP decides.  Every driver write to ``s_axi_control`` is
+    recorded (offset, value, in order); when a frame's ``LR_HEIGHT`` lines
+    are in (counted by TLAST, as the IP counts them), the engine replays the
+    writes recorded since its last run into the IP's AXI-Lite register
+    file, streams the lines exactly as the DMA delivered them (no cut or
+    zero-fill here), waits for ap_idle and reads back every register of the
+    map.  From then on the driver reads the IP's values: STATUS, ID_LO/HI,
+    MAX_HEIGHT/MAX_WIDTH, VERSION, AP_CTRL's done and idle bits, and a
+    read-write register until the driver writes it again; ERR_COUNT is the
+    sum of the runs' counts (each run starts from reset).  The output
+    packets are the IP's beats cut at the IP's TLAST: beats after the last
+    TLAST are a packet that never ends (an S2MM buffer they overflow sets
+    DMAIntErr, else the receive never completes).  A start whose size this
+    model refuses (the driver's identify call on load: size 0) runs the IP
+    at once with no input, inside the AP_CTRL write, so the values the
+    driver then checks (VERSION, ID, MAX size) are the IP's.  Before that
+    first run, reads return this model's values.
     """
 
     def __init__(self, device, meta, engine, threaded=True):
@@ -213,6 +240,16 @@ class SrnetCoreModel:
         # function outputs and read 0 until a start (the driver's identify call)
         self.outputs_valid = True
         self.error = None       # exception raised by the engine
+        # register-level engine (the RTL board IP): see the class docstring
+        self.register_level = bool(getattr(engine, "register_level", False))
+        self.bus_writes = []    # (offset, value) written since the engine's last run
+        self.rtl_regs = {}      # offset -> value read back from the IP at its last run
+        self.rtl_idle = True    # the IP went idle at the end of its last run
+        self.rtl_err_total = 0
+        self.rtl_runs = []      # per run: writes replayed, values read, beats taken, ...
+        self.out_tail = None    # output bytes after the IP's last TLAST
+        self._rtl_reads = [r.offset for r in regmap.REGISTERS if r.name != "AP_CTRL"]
+        self._rw_offsets = {r.offset for r in regmap.REGISTERS if r.access != "ro"}
         self._stop = False
         self._cv = threading.Condition(self.lock)
         self._thread = None
@@ -225,9 +262,11 @@ class SrnetCoreModel:
     def read(self, off):
         rm = self.rm
         name = next((r.name for r in rm.REGISTERS if r.offset == off), None)
+        if self.register_level and name != "AP_CTRL" and off in self.rtl_regs:
+            return self.rtl_regs[off]
         if name == "AP_CTRL":
             ctrl = self.regs["AP_CTRL"]
-            idle = self.frame is None and not self.busy
+            idle = self.frame is None and not self.busy and self.rtl_idle
             v = ctrl & (rm.AP_START | rm.AP_AUTO_RESTART)
             v |= rm.AP_DONE if self.done else 0
             v |= (rm.AP_IDLE | rm.AP_READY) if idle else 0
@@ -241,6 +280,10 @@ class SrnetCoreModel:
 
     def write(self, off, value):
         rm = self.rm
+        if self.register_level:
+            self.bus_writes.append((off, value & 0xFFFFFFFF))
+            if off in self._rw_offsets:
+                self.rtl_regs.pop(off, None)   # the IP has not seen this value yet
         name = next((r.name for r in rm.REGISTERS if r.offset == off), None)
         if name == "AP_CTRL":
             self.regs["AP_CTRL"] = value & (rm.AP_START | rm.AP_AUTO_RESTART)
@@ -263,6 +306,14 @@ class SrnetCoreModel:
         if not (self.min_h <= h <= self.max_h and self.min_w <= w <= self.max_w):
             self.regs["STATUS"] = rm.STATUS_SIZE_ERROR
             self.done = True
+            if self.register_level:   # the IP sees the same start, now, with no input
+                writes, self.bus_writes = self.bus_writes, []
+                res = self._compute(([], writes, (0, 0)))
+                if res is None:
+                    self.rtl_idle = False
+                else:
+                    self.out.extend(self._apply_rtl(res))
+                    self.sink.drain()
             return
         self.regs["STATUS"] = 0
         self.frame = (h, w)
@@ -285,6 +336,7 @@ class SrnetCoreModel:
 
     def flush_output(self):
         self.out.clear()
+        self.out_tail = None
 
     def _take_frame(self):
         """The frame's input lines, synchronised on TLAST (lock held)."""
@@ -299,16 +351,28 @@ class SrnetCoreModel:
                 bad += 1           # short (or a partial beat): zero-filled; long: cut
             n = min(len(line), w * self.bin)
             buf[y, :n] = line[:n]
+        self.busy = True
+        self.last_input = buf.reshape(h, w, self.bin)
+        if self.register_level:   # the lines as they came: the IP synchronises itself
+            writes, self.bus_writes = self.bus_writes, []
+            return lines, writes, (h, w)
         if bad:
             self.regs["STATUS"] |= self.rm.STATUS_FRAME_ERROR
             self.regs["ERR_COUNT"] = (self.regs["ERR_COUNT"] + 1) & 0xFFFFFFFF
-        self.busy = True
-        self.last_input = buf.reshape(h, w, self.bin)
         return self.last_input
 
     def _compute(self, frame):
         if self.stall:
             return None
+        if self.register_level:
+            lines, writes, size = frame
+            try:
+                res = self.engine.run_frame(lines, writes, self._rtl_reads, expect=size)
+                res["writes"] = list(writes)
+                return res
+            except Exception as e:  # a simulation that fails is a core that never answers
+                self.error = e
+                return None
         h, w = frame.shape[:2]
         x = frame[:, :, :SRNET_IN_CHANNELS]
         try:
@@ -324,14 +388,36 @@ class SrnetCoreModel:
             self.error = e
             return None
 
+    def _apply_rtl(self, res):
+        """Take the IP's register values and AP_CTRL state from an engine run
+        (lock held); returns its output packets."""
+        reads = dict(res["reads"])
+        errc = self.rm.offset("ERR_COUNT")
+        if errc in reads:   # each run starts from reset: the device keeps the total
+            self.rtl_err_total = (self.rtl_err_total + reads[errc]) & 0xFFFFFFFF
+            reads[errc] = self.rtl_err_total
+        self.rtl_regs.update(reads)
+        self.done = bool(res["ctrl"] & self.rm.AP_DONE)
+        self.rtl_idle = bool(res["idle"])
+        self.out_tail = res.get("tail")
+        rec = {k: v for k, v in res.items() if k not in ("packets", "tail")}
+        rec["packet_bytes"] = [len(p) for p in res["packets"]]
+        rec["tail_bytes"] = 0 if res.get("tail") is None else len(res["tail"])
+        self.rtl_runs.append(rec)
+        return list(res["packets"])
+
     def _finish(self, packets):
         self.busy = False
         if packets is None:
             return     # hung: the frame never ends
         self.frame = None
+        done = True
+        if self.register_level:
+            packets = self._apply_rtl(packets)
+            done = self.done
         self.out.extend(packets)
         self.frames += 1
-        self.done = True
+        self.done = done
         self.sink.drain()
         self._try_start()  # auto_restart, or a start written while busy
 
