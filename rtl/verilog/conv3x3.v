@@ -357,7 +357,15 @@ module conv3x3 #(
     /* verilator lint_on UNUSEDSIGNAL */
     pipe_delay #(.W(9*PI*XW), .D(ML)) u_dxa (.aclk(aclk), .d(xa), .q(xa_d));
     pipe_delay #(.W(NM*RFW), .D(ML)) u_dwb (.aclk(aclk), .d(wb), .q(wb_d));
-    wire [NM*MW-1:0] pbus;           // the products (P registers / fabric outputs)
+    // the products: P registers of the DSP multipliers, outputs of the fabric
+    // ones (arrays, one word per multiplier: event-driven simulators wake only
+    // the readers of the word that changed)
+    /* verilator lint_off UNDRIVEN */
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [MW-1:0] pp_d [0:NM-1];
+    wire [MW-1:0] pp_f [0:NM-1];
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_on UNDRIVEN */
     genvar gm;
     generate
         for (gm = 0; gm < NM; gm = gm + 1) begin : g_mul
@@ -370,7 +378,7 @@ module conv3x3 #(
                     .aclk(aclk), .x(xa[(GK*PI + GI)*XW +: XW]), .w(wb[gm*RFW +: RFW]), .p(pf));
                 wire [PW-1:0] pfd;
                 pipe_delay #(.W(PW), .D(FD)) u_dpf (.aclk(aclk), .d(pf), .q(pfd));
-                assign pbus[gm*MW +: MW] = pfd;          // MW == PW when not packed
+                assign pp_f[gm] = pfd;                    // MW == PW when not packed
             end else begin : g_dsp
                 wire signed [XW-1:0] xs = xa_d[(GK*PI + GI)*XW +: XW];
                 wire signed [WF-1:0] ws;
@@ -381,12 +389,11 @@ module conv3x3 #(
                 end else begin : g_w
                     assign ws = wb_d[gm*WF +: WF];
                 end
-                reg [MW-1:0] pm, pp;
+                reg [MW-1:0] pm;
                 always @(posedge aclk) begin
                     pm <= xs * ws;
-                    pp <= pm;
+                    pp_d[gm] <= pm;
                 end
-                assign pbus[gm*MW +: MW] = pp;
             end
         end
     endgenerate
@@ -406,7 +413,7 @@ module conv3x3 #(
                     if (PK) begin : g_lane
                         localparam integer MI = ((go / 2) * PI + gi) * 9 + gk;
                         /* verilator lint_off UNUSEDSIGNAL */
-                        wire [MW-1:0] p = pbus[MI*MW +: MW];
+                        wire [MW-1:0] p = pp_d[MI];     // packed: always DSP
                         /* verilator lint_on UNUSEDSIGNAL */
                         if (go % 2 == 0) begin : g_hi   // w[2j] * x - borrow: above bit 18
                             assign prods[IDX*PW +: PW] = p[18 +: PW];
@@ -415,7 +422,12 @@ module conv3x3 #(
                             assign prods[IDX*PW +: PW] = p[PW-1:0];
                         end
                     end else begin : g_direct
-                        wire [MW-1:0] p = pbus[IDX*MW +: MW];
+                        wire [MW-1:0] p;
+                        if (IDX >= NM - NL) begin : g_f
+                            assign p = pp_f[IDX];
+                        end else begin : g_d
+                            assign p = pp_d[IDX];
+                        end
                         assign prods[IDX*PW +: PW] = p[PW-1:0];
                     end
                 end
