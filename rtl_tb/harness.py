@@ -178,11 +178,14 @@ class Harness:
 
     def __init__(self, simulator: str, sources, dut: str, in_w: int, out_w: int,
                  dim_bits: int = 12, timeout: int = 2_000_000_000, tag: str = "harness",
-                 vflags: list[str] | None = None, build_root=None):
-        """`build_root`: the folder the build goes under (default `sim.build_root()`)."""
+                 vflags: list[str] | None = None, build_root=None, text: str | None = None):
+        """`build_root`: the folder the build goes under (default `sim.build_root()`).
+        `text`: a whole harness module of its own instead of `HARNESS` around `dut`
+        (`rtl_tb.board_sim`); `dut`, `in_w`, `out_w`, `dim_bits` are then unused."""
         sim.setup_path()
         self.simulator = simulator
-        text = HARNESS.format(in_w=in_w, out_w=out_w, dut=dut, dim=dim_bits, timeout=timeout)
+        if text is None:
+            text = HARNESS.format(in_w=in_w, out_w=out_w, dut=dut, dim=dim_bits, timeout=timeout)
         srcs = [Path(s) for s in sources]
         h = hashlib.sha256(text.encode())
         for s in srcs:

@@ -276,13 +276,15 @@ def test_throughput_test_reports(bundle):
 
 
 @pytest.mark.slow
-def test_rtl_engine_optional(bundle, frames):
+def test_rtl_engine_optional(tmp_path, bundle, frames):
     backend = pytest.importorskip("egvsr.rtl_tb.backend")
-    if not hasattr(backend, "RtlSrnet"):
-        pytest.skip("rtl_tb.backend.RtlSrnet not available")
+    if not hasattr(backend, "RtlBoardEngine"):
+        pytest.skip("rtl_tb.backend.RtlBoardEngine not available")
     x = network.srnet_input(frames[0][:8, :8].copy(), np.zeros((32, 32, 3), np.uint8))
+    # the overlay of the next test: one RTL build (by content) serves both
+    bit = make_sim_overlay(tmp_path, bundle.sha256, 12, 16, engine="rtl")
     try:
-        with BoardSrnet(bundle, simulate=True, sim_engine="rtl") as srnet:
+        with BoardSrnet(bundle, overlay=bit, simulate=True, sim_engine="rtl") as srnet:
             y = srnet(x)
     except NoBoardError as e:
         pytest.skip(str(e))
@@ -291,12 +293,17 @@ def test_rtl_engine_optional(bundle, frames):
 
 @pytest.mark.slow
 def test_rtl_engine_two_frame_sizes_one_overlay(tmp_path, bundle, frames):
-    """The driver over the simulated DMA and register map with the Verilog SRNet top
-    behind the stream: one overlay (up to 12x16), two frame sizes, real frames,
-    bit-exact with golden (one Verilator build: both widths share a line buffer)."""
+    """The driver on the simulated device with the RTL board IP behind the DMA
+    and the register map: the driver's own AXI-Lite writes (identify on load,
+    then LR_HEIGHT/LR_WIDTH/ap_start per frame) are replayed into the IP's
+    register file, and every value the driver reads (VERSION, ID, MAX size on
+    load; AP_CTRL idle/done, STATUS, ERR_COUNT per frame) is the IP's. One
+    overlay (up to 12x16), two frame sizes, real frames, bit-exact with golden;
+    one output packet per LR line, cut by the IP's own TLAST (one Verilator build)."""
     backend = pytest.importorskip("egvsr.rtl_tb.backend")
-    if not hasattr(backend, "RtlSrnet"):
-        pytest.skip("rtl_tb.backend.RtlSrnet not available")
+    if not hasattr(backend, "RtlBoardEngine"):
+        pytest.skip("rtl_tb.backend.RtlBoardEngine not available")
+    off = regmap.offset
     bit = make_sim_overlay(tmp_path, bundle.sha256, 12, 16, engine="rtl")
     try:
         acc = EgvsrAccel(bundle, overlay=bit, simulate=True, sim_engine="rtl")
@@ -304,11 +311,92 @@ def test_rtl_engine_two_frame_sizes_one_overlay(tmp_path, bundle, frames):
         pytest.skip(str(e))
     with acc:
         handle = acc.srnet.handle
+        core = handle.device.models["accel"]
+        assert core.register_level
+        # load: the identify call (a start with size 0) ran the IP; the values the
+        # driver checked against the metadata are the IP's
+        ident = core.rtl_runs[0]
+        assert ident["writes"] == [(off("LR_HEIGHT"), 0), (off("LR_WIDTH"), 0),
+                                   (off("AP_CTRL"), regmap.AP_START)]
+        rd = ident["reads"]
+        assert rd[off("STATUS")] == regmap.STATUS_SIZE_ERROR and ident["sent"] == 0
+        assert ident["ctrl"] & regmap.AP_DONE and ident["idle"]
+        assert (rd[off("ID_LO")], rd[off("ID_HI")]) == bmeta.id_words(bundle.sha256)
+        assert (rd[off("MAX_HEIGHT")], rd[off("MAX_WIDTH")]) == (12, 16)
+        assert rd[off("VERSION")] == regmap.REGMAP_VERSION
         for h, w in ((12, 16), (8, 12)):
+            n0 = len(core.rtl_runs)
             clip = _crop_frames(frames[:2], h, w)
             out = acc.upscale_video(clip, temporal_pad=0)
             np.testing.assert_array_equal(out, network.run_sequence(bundle, clip, temporal_pad=0))
+            runs = core.rtl_runs[n0:]
+            assert len(runs) == len(clip)          # one IP run per frame, no reload
+            for r in runs:
+                assert r["writes"][-3:] == [(off("LR_HEIGHT"), h), (off("LR_WIDTH"), w),
+                                            (off("AP_CTRL"), regmap.AP_START)]
+                rd = r["reads"]
+                assert (rd[off("LR_HEIGHT")], rd[off("LR_WIDTH")]) == (h, w)
+                assert rd[off("STATUS")] == 0 and rd[off("ERR_COUNT")] == 0
+                assert r["idle"] and r["ctrl"] & regmap.AP_DONE and r["sent"] == h * w
+                assert r["packet_bytes"] == [16 * w * 4] * h and r["tail_bytes"] == 0
+            # what the driver reads now is what the IP read back
+            assert (handle.reg("LR_HEIGHT"), handle.reg("LR_WIDTH")) == (h, w)
+        assert core.rtl_runs[1]["writes"][0] == (off("AP_CTRL"), 0)   # written on load
         assert acc.srnet.handle is handle and handle.reg("ERR_COUNT") == 0
+        assert handle.reg("STATUS") == 0 and handle.reg("VERSION") == regmap.REGMAP_VERSION
+        # a beat lost on the way in: the IP's frame sync (not the Python model) flags
+        # it, the driver reads STATUS and runs the frame again, bit-exact
+        lost = []
+
+        def drop_first_beat(i, data):
+            if lost:
+                return data
+            lost.append(i)
+            return data[56:]
+        handle.device.models["dma"].mm2s_hook = drop_first_beat
+        n0 = len(core.rtl_runs)
+        clip = _crop_frames(frames[:1], 8, 12)
+        out = acc.upscale_video(clip, temporal_pad=0)
+        np.testing.assert_array_equal(out, network.run_sequence(bundle, clip, temporal_pad=0))
+        bad, rerun = core.rtl_runs[n0:]
+        assert bad["reads"][off("STATUS")] == regmap.STATUS_FRAME_ERROR
+        assert bad["sent"] == 8 * 12 - 1 and bad["packet_bytes"] == [16 * 12 * 4] * 8
+        assert rerun["reads"][off("STATUS")] == 0 and rerun["sent"] == 8 * 12
+        assert acc.srnet.stream.frame_errors == 1 and handle.reg("ERR_COUNT") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["regmap", "tlast"])
+def test_rtl_engine_wrong_ip_fails_the_driver(tmp_path_factory, bundle, frames, fault):
+    """The driver test above against an IP built wrong fails with a message that
+    names the cause: LR_WIDTH decoded at 0x1c instead of 0x18 (a register-map
+    error: the IP refuses the frame, the DMA times out and the driver reports the
+    size error and the width it reads back), or output TLAST only at the end of
+    the frame (the per-line TLAST missing: S2MM DMAIntErr). Generated and built
+    in a temporary folder: nothing of the broken IP stays behind."""
+    import dataclasses
+    backend = pytest.importorskip("egvsr.rtl_tb.backend")
+    if not hasattr(backend, "RtlBoardEngine"):
+        pytest.skip("rtl_tb.backend.RtlBoardEngine not available")
+    tmp = tmp_path_factory.mktemp(f"bad_ip_{fault}")
+    if fault == "regmap":
+        table = tuple(dataclasses.replace(r, offset=0x1C) if r.name == "LR_WIDTH" else r
+                      for r in regmap.REGISTERS)
+        opts, err = {"registers": table}, DmaTimeoutError
+        match = (r"STATUS=0x2, SIZE ERROR\. LR_HEIGHT x LR_WIDTH read back as 8x0, written "
+                 r"8x12: the core's register map differs from this driver's")
+    else:
+        opts, err = {"tlast": "frame"}, DmaError
+        match = r"S2MM \(receive\) error at LR line 0.*DMAIntErr"
+    try:
+        eng = backend.RtlBoardEngine(bundle, workdir=tmp / "gen", build_root=tmp / "sim",
+                                     ip_options=opts)
+    except RuntimeError as e:   # no simulator
+        pytest.skip(str(e))
+    bit = make_sim_overlay(tmp, bundle.sha256, 12, 16, engine="rtl")
+    with EgvsrAccel(bundle, overlay=bit, simulate=True, sim_engine=eng, timeout=2.0) as acc:
+        with pytest.raises(err, match=match):
+            acc.upscale_video(_crop_frames(frames[:2], 8, 12), temporal_pad=0)
 
 
 def test_make_backend_board_sim_matches_golden(bundle, frames):
