@@ -372,6 +372,9 @@ class SrnetCoreModel:
                 return res
             except Exception as e:  # a simulation that fails is a core that never answers
                 self.error = e
+                import warnings
+                warnings.warn(f"simulated core: the register-level engine failed, the core "
+                              f"hangs: {e}", RuntimeWarning, stacklevel=2)
                 return None
         h, w = frame.shape[:2]
         x = frame[:, :, :SRNET_IN_CHANNELS]

@@ -135,14 +135,15 @@ class RtlBoardEngine:
     MAX_WIDTH = its largest frame; line buffers the next power of two) and
     builds it once (cached on disk by content under `workdir`).
     `ip_options` go to `generate_srnet` (e.g. ``tlast='frame'``,
-    ``registers=<a table>``: an IP the driver must refuse, for tests).
+    ``registers=<a table>``: an IP the driver must refuse, for tests);
+    `build_root` and `vflags` to the harness build.
     """
 
     register_level = True
 
     def __init__(self, bundle, simulator: str = "verilator", workdir=None, parallelism=None,
                  board=DEFAULT_BOARD, ip_options: dict | None = None, max_size=None,
-                 build_root=None):
+                 build_root=None, vflags=None):
         from egvsr.golden import load_bundle
         self.bundle = load_bundle(bundle) if isinstance(bundle, (str, Path)) else bundle
         if not sim.available(simulator):
@@ -155,6 +156,7 @@ class RtlBoardEngine:
         self.ip_options = dict(ip_options or {})
         self.max_size = None if max_size is None else tuple(int(v) for v in max_size)
         self.build_root = build_root    # the simulator build (default sim.build_root())
+        self.vflags = vflags            # Verilator flags (default harness.VERILATOR_FLAGS)
         self._sim = None
         self.runs = 0
         self.last_run = None
@@ -166,7 +168,7 @@ class RtlBoardEngine:
         _, (h, w) = bmeta.size_range(meta)
         eng = RtlBoardEngine(self.bundle, self.simulator, self.workdir, self.parallelism,
                              self.board, self.ip_options, max_size=(h, w),
-                             build_root=self.build_root)
+                             build_root=self.build_root, vflags=self.vflags)
         eng.prepare()
         return eng
 
@@ -190,7 +192,7 @@ class RtlBoardEngine:
                            max_w=line_width(w), max_lr_w=w, max_h=h, board_io=True, **opts)
             meta = json.loads((gdir / "manifest.json").read_text())
             self._sim = BoardIpSim(self.simulator, gdir, meta, tag="egvsr_srnet_board",
-                                   build_root=self.build_root)
+                                   build_root=self.build_root, vflags=self.vflags)
         return self._sim
 
     def run_frame(self, lines, writes, reads, expect=(0, 0)) -> dict:

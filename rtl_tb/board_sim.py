@@ -270,7 +270,7 @@ class BoardIpSim:
     in the board harness; :meth:`run` runs one frame."""
 
     def __init__(self, simulator: str, gdir, meta: dict, tag: str = "egvsr_srnet_board",
-                 build_root=None):
+                 build_root=None, vflags=None):
         from egvsr.board import regmap as rm
         self.gdir = Path(gdir)
         self.meta = meta
@@ -278,7 +278,7 @@ class BoardIpSim:
         self.out_bytes = meta["out_bits"] // 8
         text = board_harness_text(meta["top"], meta["in_bits"], meta["out_bits"], rm.ADDR_BITS)
         self.harness = Harness(simulator, [self.gdir / s for s in meta["sources"]], "", 0, 0,
-                               tag=tag, text=text, build_root=build_root)
+                               tag=tag, text=text, build_root=build_root, vflags=vflags)
         self.ctrl_offset = rm.offset("AP_CTRL")
 
     @property
