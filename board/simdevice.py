@@ -338,7 +338,8 @@ def make_sim_overlay(directory, bundle_sha256, lr_height, lr_width,
         lr_min = (min(int(lr_min[0]), int(lr_height)), min(int(lr_min[1]), int(lr_width)))
     meta = _meta.make_meta(bundle_sha256, lr_height, lr_width, board="sim",
                            preset=preset, dma_data_width=dma_data_width, lr_min=lr_min)
-    meta["sim"] = {"engine": engine,
+    meta["sim"] = {"engine": engine if isinstance(engine, str) else
+                   str(getattr(engine, "name", None) or type(engine).__name__),
                    "bundle_path": None if bundle_path is None
                    else os.path.abspath(str(bundle_path))}
     with open(bit, "wb") as f:
