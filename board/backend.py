@@ -94,8 +94,9 @@ class BoardSrnet:
     def submit_step(self, lr_curr, warped, out=None):
         """Start the frame; returns immediately.  The DMA loop packs each
         line of ``lr_curr`` + ``space_to_depth(warped)`` into its DMA buffer
-        just before it is sent; neither array may change before
-        :meth:`collect`."""
+        just before it is sent: ``lr_curr`` is copied here (a decoder may reuse
+        its frame buffer for the next frame), ``warped`` must not change
+        before :meth:`collect`."""
         lr_curr, warped = np.asarray(lr_curr), np.asarray(warped)
         if lr_curr.dtype != np.uint8 or lr_curr.ndim != 3 or lr_curr.shape[2] != 3:
             raise FrameSizeError(f"lr_curr must be uint8 (H, W, 3), got {lr_curr.dtype} "
@@ -105,6 +106,7 @@ class BoardSrnet:
             raise FrameSizeError(f"warped must be uint8 {(4 * h, 4 * w, 3)} for a {h}x{w} "
                                  f"LR frame, got {warped.dtype} {warped.shape}")
         st = self.ensure(h, w)
+        lr_curr = lr_curr.copy()
 
         def fill(y, line):
             pack_step(line[None], lr_curr[y:y + 1], warped[4 * y:4 * y + 4])

@@ -170,12 +170,17 @@ class FrameStream:
                 f"frame (ERR_COUNT={self.handle.reg('ERR_COUNT')}): the stream between the "
                 "DMA and the core loses or adds beats; check the width converters and clocks")
         if status & regmap.STATUS_SIZE_ERROR:
-            raise FrameSizeError(f"the SRNet core refused a {h}x{w} frame (STATUS size error); "
-                                 f"it takes up to MAX_HEIGHT x MAX_WIDTH = "
-                                 f"{self.handle.reg('MAX_HEIGHT')}x{self.handle.reg('MAX_WIDTH')}")
+            self._size_error(h, w)
         self.dma_seconds += time.perf_counter() - t0
         self.frames += 1
         return out
+
+    def _size_error(self, h, w):
+        raise FrameSizeError(f"the SRNet core refused a {h}x{w} frame (STATUS size error); "
+                             f"it takes {regmap.MIN_LR}x{regmap.MIN_LR} up to MAX_HEIGHT x "
+                             f"MAX_WIDTH = {self.handle.reg('MAX_HEIGHT')}x"
+                             f"{self.handle.reg('MAX_WIDTH')}: crop/resize the video or build an "
+                             "overlay with a larger maximum")
 
     def _stream_frame(self, fill, h, w, out):
         """Program the core, move the frame's lines; return STATUS."""
@@ -184,6 +189,9 @@ class FrameStream:
         acc.write(regmap.offset("LR_HEIGHT"), h)
         acc.write(regmap.offset("LR_WIDTH"), w)
         acc.write(regmap.offset("AP_CTRL"), regmap.AP_START)
+        if acc.read(regmap.offset("STATUS")) & regmap.STATUS_SIZE_ERROR:
+            # refused at once (done, no beat taken): no DMA, no reset, no reload
+            self._size_error(h, w)
         K = self.ring
         fill(0, self.in_ring[0][:w])
         recv.transfer(self.out_ring[0], nbytes=out_n)

@@ -316,6 +316,8 @@ class SrnetCoreModel:
                     self.sink.drain()
             return
         self.regs["STATUS"] = 0
+        if self.register_level:   # ap_start clears STATUS; the IP's own comes after its run
+            self.rtl_regs.pop(rm.offset("STATUS"), None)
         self.frame = (h, w)
         self._cv.notify_all()
         self._step_inline()

@@ -5,8 +5,9 @@ hls4ml's SRNet top (``egvsr_srnet``) has two bare ``axis`` streams of
 51-byte input words and ``3*P``-byte output words and no control port.  The
 block design (``board/bitstream.py``) and the driver (``board/dmastream.py``)
 need the IP ``xilinx.com:hls:egvsr_srnet:1.0`` with ports ``s_axis``
-(56-byte beats, one LR pixel), ``m_axis`` (4-byte beats, one HR pixel
-R, G, B, 0, TLAST on the last beat of each LR line's 4 HR rows),
+(56-byte beats, one LR pixel), ``m_axis`` (``CORE_OUT_BYTES``-byte beats of
+whole HR pixels R, G, B, 0 (8 bytes: two pixels), TLAST on the last beat of each
+LR line's 4 HR rows),
 ``s_axi_control`` (the register map of :mod:`egvsr.board.regmap`),
 ``ap_clk`` and ``ap_rst_n``.
 
@@ -234,6 +235,7 @@ void {top}(
 ) {{
 {pragmas}
     static ap_uint<32> errors = 0;  // frames with a sync error since reset
+    #pragma HLS RESET variable=errors
     id_lo = ID_LO;
     id_hi = ID_HI;
     max_height = H;

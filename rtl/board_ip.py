@@ -95,7 +95,7 @@ def wrapper_text(name: str, core: str, *, in_bytes: int, core_in_bits: int, P: i
 // beat in, {P} HR pixels per beat out), frame control (frame_ctrl), register file
 // {REGS_MODULE} (`{c}`, egvsr.board.regmap version {rm.REGMAP_VERSION}).
 // Frames up to {max_h} x {max_w} LR (MAX_HEIGHT x MAX_WIDTH), at least {rm.MIN_LR} x {rm.MIN_LR}; TUSER
-// start of frame {'required' if use_tuser else 'optional (ignored)'}; TLAST at the end of each
+// start of frame {'required' if use_tuser else 'optional (a TUSER inside a frame ends it)'}; TLAST at the end of each
 // {'frame' if tlast == 'frame' else "LR line's " + str(scale) + ' HR rows'}.
 module {name} (
 {decl}

@@ -217,7 +217,7 @@ async def test_frames(env, case, report):
     tuser = bool(case.get("tuser"))
     queued = set()
     for k, fr in enumerate(case["frames"]):
-        x = np.load(fr["npy"])
+        x = np.load(fr["npy"], allow_pickle=False)
         H, W, B = x.shape
         h, w = fr.get("size") or (H, W)
         expect = fr.get("expect", "ok")
@@ -240,7 +240,7 @@ async def test_frames(env, case, report):
         if fr.get("fault") == "short_frame":
             # the next frame follows at once: its first beat (TUSER) ends this frame
             # and waits for the next start
-            for data, tu in _line_packets(np.load(case["frames"][k + 1]["npy"]), None, 0, 0, True):
+            for data, tu in _line_packets(np.load(case["frames"][k + 1]["npy"], allow_pickle=False), None, 0, 0, True):
                 await env.src.send(AxiStreamFrame(data, tuser=tu))
             queued.add(k + 1)
         # every LR line gives one packet of its 4 HR rows, also after an error
@@ -271,7 +271,7 @@ async def test_frames(env, case, report):
         err_count = ec
         if fr.get("expected") and sizes == {16 * w * 4}:
             got = np.frombuffer(b"".join(bytes(p.tdata) for p in pkts), np.uint8).reshape(4 * h, 4 * w, 4)
-            want = np.load(fr["expected"])
+            want = np.load(fr["expected"], allow_pickle=False)
             _expect(errors, (got[..., 3] == 0).all(), f"frame {k}: byte 3 of a pixel is not 0")
             bad = np.argwhere(got[..., :3] != want)
             _expect(errors, bad.size == 0, f"frame {k} ({h}x{w}): {len(bad)} mismatches, first "

@@ -195,6 +195,28 @@ def test_dma_timeout_raises_and_recovers(overlay_path, bundle, frames):
         h.close()
 
 
+def test_core_size_error_is_immediate_and_keeps_the_overlay(overlay_path, bundle, frames):
+    """A frame the core refuses (STATUS size error at ap_start) raises FrameSizeError at
+    once: no DMA wait, no reset, no reload; the next frame runs on the same core."""
+    import time
+    h = load_overlay(overlay_path, bundle=bundle, simulate=True)
+    st = FrameStream(h, timeout=5.0)
+    try:
+        x = network.srnet_input(frames[0], np.zeros((4 * H, 4 * W, 3), np.uint8))
+        core = h.device.models["accel"]
+        core.max_w = W - 8                      # the core now takes at most 24 x 24
+        t0 = time.monotonic()
+        with pytest.raises(FrameSizeError, match=r"refused a 24x32 frame"):
+            st.run_x(x)
+        assert time.monotonic() - t0 < 1.0 and not st.dirty
+        core.max_w = W
+        np.testing.assert_array_equal(st.run_x(x), network.run_srnet(bundle, x))
+        assert h.device.models["accel"] is core  # not reloaded
+    finally:
+        st.close()
+        h.close()
+
+
 def test_dma_error_when_packet_exceeds_buffer(overlay_path, bundle, frames):
     h = load_overlay(overlay_path, bundle=bundle, simulate=True)
     st = FrameStream(h, timeout=2.0)

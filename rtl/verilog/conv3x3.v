@@ -10,8 +10,9 @@
 // ceil(CIN/PI) * ceil(COUT/PO) clocks (1 when fully parallel).
 // Weights: WEIGHT_FILE, one word per fold step (step = co_group*NI + ci_group)
 // holding w[co_group*PO+po, ci_group*PI+pi, ky, kx] at bit
-// ((po*PI + pi)*9 + ky*3 + kx) * W_BITS (PACK: the pair fields below, 27 bits
-// each at bit ((j*PI + pi)*9 + ky*3 + kx) * 27). Biases: BIAS_FILE, one word per
+// ((po*PI + pi)*9 + ky*3 + kx) * W_BITS (PACK: the pair fields below,
+// 2*W_BITS+1 bits each at bit ((j*PI + pi)*9 + ky*3 + kx) * (2*W_BITS+1)).
+// Biases: BIAS_FILE, one word per
 // output group, b[og*PO+po] at bit po*B_BITS (both $readmemh hex). The
 // weight ROM is block RAM when F >= ROM_BLOCK_MIN, LUTs otherwise.
 //
