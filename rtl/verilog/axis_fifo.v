@@ -1,9 +1,9 @@
 // axis_fifo: AXI4-Stream FIFO, 2**DEPTH_LOG2 (+1 output register) entries.
 // Synchronous-read memory (block RAM when DEPTH_LOG2 >= 6) with a registered
 // output, so s_tready and m_tvalid are both driven from registers; the
-// empty/full flags are registered (computed from the next pointers), so no
-// pointer comparator lies between a neighbour's handshake and this FIFO's
-// enables.
+// empty/full flags are registered and follow from the flags, two "one away"
+// flags and this clock's read/write in one LUT level, so no pointer or count
+// comparator lies between a neighbour's handshake and this FIFO's enables.
 module axis_fifo #(
     parameter DATA_W     = 8,
     parameter DEPTH_LOG2 = 4
@@ -24,48 +24,56 @@ module axis_fifo #(
     localparam AW = (DEPTH_LOG2 < 1) ? 1 : DEPTH_LOG2;
     localparam W  = DATA_W + 2;
 
-    reg  [AW:0]  wp, rp, wp1, rp1;   // pointers and pointers + 1
-    reg          empty, full;        // registered flags
-    reg          ov;
-    reg  [W-1:0] od;
-    wire         wr = s_axis_tvalid && !full;
-    wire         rd = !empty && (!ov || m_axis_tready);
-    wire [AW:0]  wp_n = wr ? wp1 : wp;
-    wire [AW:0]  rp_n = rd ? rp1 : rp;
+    reg  [AW-1:0] wp, rp;            // memory addresses
+    reg  [AW:0]   cnt;               // entries in the memory
+    reg           empty, full;       // registered flags
+    reg           one, full_m1;      // registered: cnt == 1, cnt == 2**AW - 1
+    reg           ov;
+    reg  [W-1:0]  od;
+    wire          wr = s_axis_tvalid && !full;
+    wire          rd = !empty && (!ov || m_axis_tready);
+    wire [AW:0]   cnt_n = cnt + {{AW{1'b0}}, wr} - {{AW{1'b0}}, rd};
     wire [W-1:0] din = {s_axis_tuser, s_axis_tlast, s_axis_tdata};
 
     generate
         if (AW >= 6) begin : g_bram
             (* ram_style = "block" *) reg [W-1:0] mem [0:(1<<AW)-1];
             always @(posedge aclk) begin
-                if (wr) mem[wp[AW-1:0]] <= din;
-                if (rd) od <= mem[rp[AW-1:0]];
+                if (wr) mem[wp] <= din;
+                if (rd) od <= mem[rp];
             end
         end else begin : g_lutram
             (* ram_style = "distributed" *) reg [W-1:0] mem [0:(1<<AW)-1];
             always @(posedge aclk) begin
-                if (wr) mem[wp[AW-1:0]] <= din;
-                if (rd) od <= mem[rp[AW-1:0]];
+                if (wr) mem[wp] <= din;
+                if (rd) od <= mem[rp];
             end
         end
     endgenerate
 
+    localparam [AW:0] ONE = 1;
+    localparam [AW:0] TOP = (1 << AW) - 1;
     always @(posedge aclk) begin
         if (!aresetn) begin
-            wp <= {(AW+1){1'b0}};
-            rp <= {(AW+1){1'b0}};
-            wp1 <= {{AW{1'b0}}, 1'b1};
-            rp1 <= {{AW{1'b0}}, 1'b1};
+            wp <= {AW{1'b0}};
+            rp <= {AW{1'b0}};
+            cnt <= {(AW+1){1'b0}};
             empty <= 1'b1;
             full <= 1'b0;
+            one <= 1'b0;
+            full_m1 <= 1'b0;
             ov <= 1'b0;
         end else begin
-            wp <= wp_n;
-            rp <= rp_n;
-            if (wr) wp1 <= wp1 + 1'b1;
-            if (rd) rp1 <= rp1 + 1'b1;
-            empty <= (wp_n == rp_n);
-            full  <= (wp_n[AW] != rp_n[AW]) && (wp_n[AW-1:0] == rp_n[AW-1:0]);
+            if (wr) wp <= wp + 1'b1;
+            if (rd) rp <= rp + 1'b1;
+            cnt <= cnt_n;
+            // the flags from the registered ones and this clock's wr/rd (one
+            // LUT level), the equality tests on the count's next value only
+            // feed the "one away" flags
+            empty <= empty ? !wr : (one && rd && !wr);
+            full  <= full ? !rd : (full_m1 && wr && !rd);
+            one <= (cnt_n == ONE);
+            full_m1 <= (cnt_n == TOP);
             if (rd) ov <= 1'b1;
             else if (m_axis_tready) ov <= 1'b0;
         end

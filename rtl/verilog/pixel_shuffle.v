@@ -62,8 +62,15 @@ module pixel_shuffle #(
     reg  [DIM_BITS-1:0] wcol, wrow;
     reg  [WW-1:0]     pack;
     reg  [WW-1:0]     wdata;
+    // frame-size bounds registered (no size-port subtractor before the write
+    // enables); the size must be stable from one clock before a frame
+    reg  [DIM_BITS-1:0] w_m1, h_m1;
+    always @(posedge aclk) begin
+        w_m1 <= cfg_width - 1'b1;
+        h_m1 <= cfg_height - 1'b1;
+    end
     wire accept  = s_axis_tvalid && !full[wbank];
-    wire wlast   = (wcol == cfg_width - 1'b1);
+    wire wlast   = (wcol == w_m1);
     wire wword_end = (wsub == S_LAST) || wlast;
     assign s_axis_tready = !full[wbank];
 
@@ -109,7 +116,7 @@ module pixel_shuffle #(
                     wword <= {AB{1'b0}};
                     wsub <= {GW{1'b0}};
                     wcol <= {DIM_BITS{1'b0}};
-                    wrow <= (wrow == cfg_height - 1'b1) ? {DIM_BITS{1'b0}} : wrow + 1'b1;
+                    wrow <= (wrow == h_m1) ? {DIM_BITS{1'b0}} : wrow + 1'b1;
                 end else begin
                     wcol <= wcol + 1'b1;
                     if (wword_end) begin
