@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from egvsr.plan import make_plan, node_env, read_plan, refresh
@@ -171,8 +173,28 @@ def generate_top(bundle, out_dir, net: str = "srnet", plan=None, parallelism: di
     if int(max_w) < 1 or max_h < 1:
         raise ValueError(f"max_w {max_w} and max_h {max_h} must be positive")
     dim_bits = frame_dim_bits(graph, max_w, max_h, dim_bits)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # everything is written into a sibling folder first and moved into place
+    # only when every check has passed: an error leaves no half-written output
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        path = _generate(bundle, graph, net, out, plan, parallelism, board, max_w, out_pixels,
+                         dim_bits, lr_w, lr_h, fps, board_io, in_bytes, int8_pack, max_h,
+                         use_tuser, tlast, part, max_lr_w, registers)
+        final.mkdir(exist_ok=True)
+        for f in sorted(out.iterdir()):
+            if f.is_dir() and (final / f.name).exists():
+                shutil.rmtree(final / f.name)
+            os.replace(f, final / f.name)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return final / path.name
+
+
+def _generate(bundle, graph, net, out, plan, parallelism, board, max_w, out_pixels, dim_bits,
+              lr_w, lr_h, fps, board_io, in_bytes, int8_pack, max_h, use_tuser, tlast, part,
+              max_lr_w, registers) -> Path:
     par, rep = {}, None
     if plan is not None:
         if not isinstance(plan, dict):

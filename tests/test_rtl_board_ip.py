@@ -250,6 +250,17 @@ def test_board_ip_bad_options(small_bundle, tmp_path):
     with pytest.raises(ValueError, match="65535"):
         generate_srnet(small_bundle, tmp_path / "c", parallelism=PARALLELISM, max_w=16,
                        max_h=70000, board_io=True)
+    # a refused option leaves nothing behind (no half-written IP folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # and an existing good IP folder is left as it was
+    good = generate_srnet(small_bundle, tmp_path / "ok", parallelism=PARALLELISM, max_w=16,
+                          board_io=True)
+    before = {p.name: p.stat().st_mtime_ns for p in good.parent.iterdir()}
+    with pytest.raises(ValueError, match="tlast"):
+        generate_srnet(small_bundle, tmp_path / "ok", parallelism=PARALLELISM, max_w=16,
+                       board_io=True, tlast="sometimes")
+    assert {p.name: p.stat().st_mtime_ns for p in good.parent.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok"]
 
 
 def test_frame_size_port_widths(tmp_path):
