@@ -224,8 +224,9 @@ def main(argv=None) -> int:
     ap.add_argument("--bundle", help="bundle path (default: the bundled tiny W8A8 model)")
     ap.add_argument("--board", default="kv260", help="board of the plan and the FPGA part")
     ap.add_argument("--plan", help="plan.json to take the folding from (default: plan for --board)")
-    ap.add_argument("--max-size", default="540x960",
-                    help="largest LR frame HxW the IP accepts at run time (default 540x960)")
+    ap.add_argument("--max-size", default="960x540",
+                    help="largest LR frame WxH the IP accepts at run time, as --lr elsewhere "
+                         "(default 960x540)")
     ap.add_argument("--fps", type=float, help="target frame rate of the plan")
     ap.add_argument("--tuser", action="store_true",
                     help="require TUSER on each frame's first beat (drop beats before it)")
@@ -238,9 +239,9 @@ def main(argv=None) -> int:
     from egvsr.plan import line_width
     from .generate import generate_top
     try:
-        h, w = (int(v) for v in a.max_size.lower().split("x"))
+        w, h = (int(v) for v in a.max_size.lower().split("x"))
     except ValueError:
-        ap.error(f"--max-size {a.max_size!r}: give HxW, e.g. 540x960")
+        ap.error(f"--max-size {a.max_size!r}: give WxH (width x height), e.g. 960x540")
     bundle = load_bundle(a.bundle or default_bundle_path())
     kw = {"plan": a.plan} if a.plan else {"board": a.board, "lr_w": w, "lr_h": h, "fps": a.fps}
     try:
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
                            part=None if not a.plan else _board_part(a.board), **kw)
     except ValueError as e:
         ap.exit(2, f"error: {e}\n")
-    print(top)
+    print(f"{top} (MAX_WIDTH x MAX_HEIGHT = {w}x{h})")
     print(f"package: cd {top.parent} && vivado -mode batch -source package_ip.tcl -tclargs IP_REPO")
     return 0
 

@@ -322,7 +322,7 @@ def test_board_ip_cli(tmp_path):
     maximum size (MAX_WIDTH 96 as the overlay metadata will say, line buffers
     128 wide); a bad size is one error line."""
     from egvsr.rtl.board_ip import main
-    assert main(["--out", str(tmp_path / "ip"), "--max-size", "64x96"]) == 0
+    assert main(["--out", str(tmp_path / "ip"), "--max-size", "96x64"]) == 0   # W x H
     meta = json.loads((tmp_path / "ip" / "manifest.json").read_text())
     ip = meta["board_ip"]
     assert (ip["max_h"], ip["max_w"], ip["part"]) == (64, 96, "xck26-sfvc784-2LV-c")
@@ -330,4 +330,4 @@ def test_board_ip_cli(tmp_path):
     assert "MAX_WIDTH(16'd96)" in (tmp_path / "ip" / "egvsr_srnet.v").read_text()
     assert (tmp_path / "ip" / "package_ip.tcl").is_file()
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "bad"), "--max-size", "64by96"])
+        main(["--out", str(tmp_path / "bad"), "--max-size", "96by64"])
