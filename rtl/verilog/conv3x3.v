@@ -135,26 +135,28 @@ module conv3x3 #(
 
     // the frame size and the bounds derived from it, registered (no adder or
     // comparator of the size ports lies on a path into the issue logic)
-    reg  [DIM_BITS:0] h_ext, w_m1, h_p1;
+    reg  [DIM_BITS:0] h_m1, w_m2;
     reg               w_one;
     always @(posedge aclk) begin
-        h_ext <= {1'b0, cfg_height};
-        w_m1  <= {1'b0, cfg_width} - 1'b1;
-        h_p1  <= {1'b0, cfg_height} + 1'b1;
+        h_m1  <= {1'b0, cfg_height} - 1'b1;
+        w_m2  <= {1'b0, cfg_width} - {{(DIM_BITS-1){1'b0}}, 2'd2};
         w_one <= (cfg_width == {{(DIM_BITS-1){1'b0}}, 1'b1});
     end
-    wire need_in   = (iy < h_ext) || (iy == {(DIM_BITS+1){1'b0}});  // idle at frame start
-    wire first     = (step == {SW{1'b0}});
-    wire last_step = (step == STEP_LAST);
-    wire ix_last   = ({{(DIM_BITS+1-AW){1'b0}}, ix} == w_m1);
-    wire ix0       = (ix == {AW{1'b0}});
-    wire ix1       = (ix == {{(AW-1){1'b0}}, 1'b1});
-    wire frame_end = ix0 && (iy == h_p1);
+    // step flags registered with step (first: step == 0, last_step: F - 1)
+    reg  first, last_step;
+    // position flags, registered with ix / iy (set when they move, from the
+    // old value; the size-dependent ones only matter from row 1 on, when the
+    // size is stable). At column 0 the last-column test is width == 1.
+    reg  ix0, ix1, ixl;
+    reg  y0, y_ge1, y_ge2, y_eq1, y_eq2, y_lt_h, y_eq_h, y_eq_h1;
+    wire ix_last   = ix0 ? w_one : ixl;
+    wire need_in   = y0 || y_lt_h;                 // rows 0 .. H-1 take input
+    wire frame_end = ix0 && y_eq_h1;
 
     // what the output centred on position n - W - 1 needs
-    wire c_valid = ix0 ? (iy >= 2) : (iy >= 1);
-    wire c_top   = ix0 ? (iy == 2) : (iy == 1);
-    wire c_bot   = ix0 ? (iy == h_p1) : (iy == h_ext);
+    wire c_valid = ix0 ? y_ge2 : y_ge1;
+    wire c_top   = ix0 ? y_eq2 : y_eq1;
+    wire c_bot   = ix0 ? y_eq_h1 : y_eq_h;
     wire c_left  = ix1 || (ix0 && w_one);
     wire c_right = ix0;
     wire [8:0] c_mask;
@@ -182,16 +184,24 @@ module conv3x3 #(
     always @(posedge aclk) begin
         if (!aresetn) begin
             step <= {SW{1'b0}};
+            first <= 1'b1;
+            last_step <= (F == 1);
             ci <= {NIW{1'b0}};
             co <= {NOW{1'b0}};
             ix <= {AW{1'b0}};
+            ix0 <= 1'b1;
+            ix1 <= 1'b0;
+            ixl <= 1'b0;
             iy <= {(DIM_BITS+1){1'b0}};
+            {y0, y_ge1, y_ge2, y_eq1, y_eq2, y_lt_h, y_eq_h, y_eq_h1} <= 8'b1000_0000;
             credits <= (1 << FL2);
         end else begin
             credits <= credits - {{(CRW-1){1'b0}}, slot && will_push}
                                + {{(CRW-1){1'b0}}, out_hs};
             if (slot) begin
                 step <= last_step ? {SW{1'b0}} : step + 1'b1;
+                first <= last_step;
+                last_step <= (F == 1) || (!last_step && step == STEP_LAST - 1'b1);
                 if (ci == CI_LAST) begin
                     ci <= {NIW{1'b0}};
                     co <= (co == CO_LAST) ? {NOW{1'b0}} : co + 1'b1;
@@ -199,14 +209,30 @@ module conv3x3 #(
                     ci <= ci + 1'b1;
                 end
                 if (first) begin
-                    if (frame_end) begin
-                        ix <= {AW{1'b0}};
-                        iy <= {(DIM_BITS+1){1'b0}};
-                    end else if (ix_last) begin
-                        ix <= {AW{1'b0}};
-                        iy <= iy + 1'b1;
+                    if (frame_end || ix_last) begin
+                        ix  <= {AW{1'b0}};
+                        ix0 <= 1'b1;
+                        ix1 <= 1'b0;
+                        ixl <= 1'b0;
+                        if (frame_end) begin
+                            iy <= {(DIM_BITS+1){1'b0}};
+                            {y0, y_ge1, y_ge2, y_eq1, y_eq2, y_lt_h, y_eq_h, y_eq_h1} <= 8'b1000_0000;
+                        end else begin          // row iy + 1
+                            iy      <= iy + 1'b1;
+                            y0      <= 1'b0;
+                            y_ge1   <= 1'b1;
+                            y_ge2   <= y_ge1;
+                            y_eq1   <= y0;
+                            y_eq2   <= y_eq1;
+                            y_lt_h  <= (iy < h_m1);
+                            y_eq_h  <= (iy == h_m1);
+                            y_eq_h1 <= y_eq_h;
+                        end
                     end else begin
-                        ix <= ix + 1'b1;
+                        ix  <= ix + 1'b1;
+                        ix0 <= 1'b0;
+                        ix1 <= ix0;
+                        ixl <= ({{(DIM_BITS+1-AW){1'b0}}, ix} == w_m2);   // ix + 1 == W - 1
                     end
                 end
             end
