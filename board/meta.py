@@ -147,6 +147,13 @@ def validate(meta, where):
     for key in ("dma", "accel"):
         if not meta["ip"].get(key):
             bad(f"ip.{key} (IP instance name) missing")
+    dma = meta.get("dma")
+    if isinstance(dma, dict) and "sg_length_width" in dma:
+        need = length_width(meta["lr_width"], want["dma_data_width"])
+        if not isinstance(dma["sg_length_width"], int) or dma["sg_length_width"] < need:
+            bad(f"the DMA's length register has {dma['sg_length_width']} bits; one LR line of "
+                f"{meta['lr_width']} pixels needs {need} (an overlay built for another transfer "
+                "size): rebuild it with make bitstream")
     return meta
 
 

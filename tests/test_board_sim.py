@@ -474,3 +474,16 @@ def test_generated_sim_overlay_dir_is_removed_on_close(bundle, frames, tmp_path,
     finally:
         acc.close()
     assert sim_dirs() == []
+
+
+def test_metadata_dma_length_register_too_narrow(overlay_path, bundle):
+    """An overlay whose DMA length register cannot hold one line's transfer is
+    refused when its metadata is read, naming the fix (not a DMAIntErr later)."""
+    import json
+    from egvsr.board.errors import OverlayError
+    meta = json.loads(open(bmeta.meta_path(overlay_path)).read())
+    assert meta["dma"]["sg_length_width"] == bmeta.length_width(W)
+    bmeta.validate(meta, "ok")
+    meta["dma"]["sg_length_width"] = bmeta.length_width(W) - 1
+    with pytest.raises(OverlayError, match="make bitstream"):
+        bmeta.validate(meta, "narrow")
