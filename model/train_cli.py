@@ -1,6 +1,7 @@
 """``egvsr train``: arguments and entry (torch imported only when it runs)."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -58,6 +59,14 @@ def _check_options(args) -> None:
         raise ValueError(f"--moving-prob {args.moving_prob}: must be between 0 and 1")
     if args.data and args.no_stills:
         raise ValueError("--no-stills applies to the built-in data; --data has no stills (see --moving-prob)")
+    if args.data and os.path.exists(args.val):
+        val = os.path.realpath(args.val)
+        for d in args.data:
+            root = os.path.realpath(d)
+            if val == root or val.startswith(root + os.sep):
+                raise ValueError(f"--val {args.val} lies inside --data {d}: a clip that trains the "
+                                 "model can not also select it; validate on a clip outside the "
+                                 "training folders")
     for name, v, positive in (("--lr", args.lr, True), ("--warp-weight", args.warp_weight, False),
                               ("--time-limit", args.time_limit, False)):
         if not math.isfinite(v) or v < 0 or (positive and v == 0):

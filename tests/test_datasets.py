@@ -241,6 +241,11 @@ def test_train_data_errors_before_anything_is_written(tmp_path, capsys):
     assert "fewer frames than seq_len=10" in err and "--seq-len 7" in err and not out.exists()
     assert main(["train", "--data", str(tmp_path / "vimeo"), "--moving-prob", "2", "--out", str(out)]) == 2
     assert "--moving-prob 2.0: must be between 0 and 1" in capsys.readouterr().err
+    # the validation clip inside the training data
+    _reds(tmp_path / "REDS", n_clips=2, n=6)
+    inside = next((tmp_path / "REDS").rglob("*.png")).parent
+    assert main(["train", "--data", str(tmp_path / "REDS"), "--val", str(inside), "--out", str(out)]) == 2
+    assert "lies inside --data" in capsys.readouterr().err and not out.exists()
 
 
 def test_sampling_memory_is_one_frame_not_the_clip(tmp_path):
