@@ -18,7 +18,7 @@ from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 __all__ = ["EgvsrAccel"]
 
-STAGES = ("fnet", "flow_up", "warp", "pack", "dma_wait", "unpack")
+STAGES = ("fnet", "flow_up", "warp", "pack", "dma_wait")
 
 
 def _load(bundle):
@@ -84,8 +84,8 @@ class EgvsrAccel:
 
     def _collect(self):
         # the DMA loop packs each line and copies each block out of its DMA
-        # buffer while the next transfer runs: "pack"/"unpack" on the host
-        # side are only the hand-over, the rest is inside "dma_wait"
+        # buffer while the next transfer runs: "pack" is only the hand-over
+        # (submit), line packing and copy-out are inside "dma_wait"
         t = time.perf_counter()
         hr = self.srnet.collect()
         self._t("dma_wait", t)
