@@ -173,7 +173,8 @@ module conv3x3 #(
     reg  [8:0] p_mask;
 
     // a step that ends a valid pixel pushes one output beat: it needs a credit
-    wire will_push = last_step && (first ? c_valid : p_valid);
+    // (with F > 1 the last step is never the first: the pixel's flags are registered)
+    wire will_push = (F == 1) ? c_valid : (last_step && p_valid);
     wire room      = !will_push || (credits != {CRW{1'b0}});
     wire slot      = (first ? (!need_in || s_axis_tvalid) : 1'b1) && room;
     wire issue     = first && slot;
