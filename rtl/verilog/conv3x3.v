@@ -132,6 +132,7 @@ module conv3x3 #(
     reg  [AW-1:0]       ix;
     reg  [DIM_BITS:0]   iy;
     reg  [CRW-1:0]      credits;             // free output FIFO entries not yet promised
+    reg                 has_credit;          // credits != 0, registered with credits
 
     // the frame size and the bounds derived from it, registered (no adder or
     // comparator of the size ports lies on a path into the issue logic)
@@ -175,10 +176,12 @@ module conv3x3 #(
     // a step that ends a valid pixel pushes one output beat: it needs a credit
     // (with F > 1 the last step is never the first: the pixel's flags are registered)
     wire will_push = (F == 1) ? c_valid : (last_step && p_valid);
-    wire room      = !will_push || (credits != {CRW{1'b0}});
+    wire room      = !will_push || has_credit;
     wire slot      = (first ? (!need_in || s_axis_tvalid) : 1'b1) && room;
     wire issue     = first && slot;
     wire out_hs    = m_axis_tvalid && m_axis_tready;
+    wire [CRW-1:0] credits_n = credits - {{(CRW-1){1'b0}}, slot && will_push}
+                                       + {{(CRW-1){1'b0}}, out_hs};
 
     assign s_axis_tready = first && need_in && room;
 
@@ -196,9 +199,10 @@ module conv3x3 #(
             iy <= {(DIM_BITS+1){1'b0}};
             {y0, y_ge1, y_ge2, y_eq1, y_eq2, y_lt_h, y_eq_h, y_eq_h1} <= 8'b1000_0000;
             credits <= (1 << FL2);
+            has_credit <= 1'b1;
         end else begin
-            credits <= credits - {{(CRW-1){1'b0}}, slot && will_push}
-                               + {{(CRW-1){1'b0}}, out_hs};
+            credits <= credits_n;
+            has_credit <= (credits_n != {CRW{1'b0}});
             if (slot) begin
                 step <= last_step ? {SW{1'b0}} : step + 1'b1;
                 first <= last_step;
