@@ -32,6 +32,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 
 from egvsr.board import regmap as rm
+from egvsr.rtl_tb.tb_cores import finish_report
 
 
 def _pause(rng, p):
@@ -300,9 +301,4 @@ async def run_case(dut):
     await ClockCycles(dut.ap_clk, 4)
     report = {"test": case["test"]}
     errors = await TESTS[case["test"]](env, case, report)
-    report["ok"] = not errors
-    report["error"] = "\n".join(errors)
-    if report_path:
-        with open(report_path, "w") as f:
-            json.dump(report, f)
-    assert not errors, report["error"]
+    finish_report(report, errors, report_path)

@@ -100,6 +100,17 @@ def _in_ports(case):
     return list(op.rtl_in_ports) if op is not None else ["s_axis"]
 
 
+def finish_report(report: dict, errors: list, report_path) -> None:
+    """Write the test's report (ok, error text) where the runner reads it
+    (`rtl_tb.sim.run_cocotb`), then fail the test on any error."""
+    report["ok"] = not errors
+    report["error"] = "\n".join(errors)
+    if report_path:
+        with open(report_path, "w") as f:
+            json.dump(report, f)
+    assert not errors, report["error"]
+
+
 @cocotb.test()
 async def run_case(dut):
     case = json.loads(open(os.environ["EGVSR_TB_CASE"]).read())
@@ -186,9 +197,4 @@ async def run_case(dut):
             break
         del t0
         await ClockCycles(clk, 4)
-    report["ok"] = not errors
-    report["error"] = "\n".join(errors)
-    if report_path:
-        with open(report_path, "w") as f:
-            json.dump(report, f)
-    assert not errors, report["error"]
+    finish_report(report, errors, report_path)
