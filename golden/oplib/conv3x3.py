@@ -44,6 +44,14 @@ def can_pack(in_bits: int, w_bits: int, po: int) -> bool:
     return in_bits <= 8 and w_bits <= 8 and po >= 2
 
 
+def rtl_fold(fold, in_bits: int, w_bits: int, int8_pack: bool):
+    """An RTL folding -> (pi, po, fabric multipliers, packed): (pi, po) keeps every
+    multiplier in DSPs, (pi, po, n) puts n in fabric (mul_lut), which never packs."""
+    pi, po = fold[:2]
+    nlut = fold[2] if len(fold) > 2 else 0
+    return pi, po, nlut, not nlut and bool(int8_pack) and can_pack(in_bits, w_bits, po)
+
+
 def rtl_dsp(pi: int, po: int, pack: bool) -> int:
     """DSP slices of conv3x3.v: one per multiplier, or one per pair of output channels."""
     return 9 * pi * (ceil_div(po, 2) if pack else po)
@@ -175,9 +183,7 @@ class Conv3x3(Op):
         in_bits = node.inputs[0].bits
         if impl == "hls":
             return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
-        pi, po = fold[:2]
-        nlut = fold[2] if len(fold) > 2 else 0
-        pack = not nlut and bool(env.get("int8_pack")) and can_pack(in_bits, wb, po)
+        pi, po, nlut, pack = rtl_fold(fold, in_bits, wb, env.get("int8_pack"))
         n18 = rtl_bram18(cin, cout, in_bits, wb, pi, po, int(env["line_w"]), pack)
         dsp = rtl_dsp(pi, po, pack) - nlut
         lut = rtl_lut(cin, cout, in_bits, wb, pi, po, pack) + nlut * rtl_lut_mult(in_bits, wb)
@@ -207,12 +213,10 @@ class Conv3x3(Op):
 
     def rtl_params(self, node, env):
         L, name = node.layer, node.name
-        pi, po = env["fold"][:2]
-        nlut = env["fold"][2] if len(env["fold"]) > 2 else 0
         src = node.inputs[0]
+        pi, po, nlut, pack = rtl_fold(env["fold"], src.bits, int(L["w_bits"]), env.get("int8_pack"))
         wf, bf = f"{name}_w.mem", f"{name}_b.mem"
         w, b = env["bundle"].arrays[L["weight"]], env["bundle"].arrays[L["bias"]]
-        pack = not nlut and bool(env.get("int8_pack")) and can_pack(src.bits, int(L["w_bits"]), po)
         env["write_conv_mems"](w, b, pi, po, int(L["w_bits"]), int(L["b_bits"]),
                                env["out_dir"] / wf, env["out_dir"] / bf, pack=pack)
         return dict(CIN=L["cin"], COUT=L["cout"], IN_BITS=src.bits, IN_SIGNED=int(src.signed),
@@ -242,4 +246,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "rtl_lut_mult", "can_pack", "pack_field_bits", "ACT_CODE"]
+__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "rtl_lut_mult", "rtl_fold", "can_pack", "pack_field_bits", "ACT_CODE"]
