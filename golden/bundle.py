@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .validate import SCHEMA, SCHEMA_VERSION, BundleError, validate
+from .validate import READ_VERSIONS, SCHEMA, SCHEMA_VERSION, BundleError, validate
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "NETS", "PRETRAINED", "Bundle", "BundleError", "load_bundle",
            "write_bundle", "npz_bytes", "validate", "default_bundle_path", "file_sha256"]
@@ -136,10 +136,10 @@ def load_bundle(path) -> Bundle:
     if manifest.get("schema") != SCHEMA:
         raise BundleError(f"{jpath}: schema is {manifest.get('schema')!r}, expected {SCHEMA!r}; "
                           "this file is not an egvsr bundle")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    if manifest.get("schema_version") not in READ_VERSIONS:
         raise BundleError(f"{jpath}: schema_version {manifest.get('schema_version')!r} is not "
-                          f"supported (this golden model reads {SCHEMA_VERSION}); re-export the "
-                          "bundle with a matching egvsr version")
+                          f"supported (this golden model reads {', '.join(map(str, READ_VERSIONS))}); "
+                          "re-export the bundle with a matching egvsr version")
     afile = manifest.get("arrays_file")
     if not isinstance(afile, str) or not afile:
         raise BundleError(f"{jpath}: arrays_file missing from the manifest; re-export the bundle")
@@ -209,9 +209,10 @@ def write_bundle(path_stem, manifest: dict, arrays: dict) -> Path:
     man = copy.deepcopy(manifest)
     man["schema"] = man.get("schema", SCHEMA)
     man["schema_version"] = man.get("schema_version", SCHEMA_VERSION)
-    if man["schema"] != SCHEMA or man["schema_version"] != SCHEMA_VERSION:
+    if man["schema"] != SCHEMA or man["schema_version"] not in READ_VERSIONS:
         raise BundleError(f"write_bundle: manifest declares schema {man['schema']!r} version "
-                          f"{man['schema_version']!r}; this writer emits {SCHEMA!r} {SCHEMA_VERSION}")
+                          f"{man['schema_version']!r}; this writer emits {SCHEMA!r} "
+                          f"{' or '.join(map(str, READ_VERSIONS))}")
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     validate(man, arrays, where=f"write_bundle({stem})")
     data = npz_bytes(arrays)

@@ -13,7 +13,7 @@ from .fixed import int_range, rshift_rne, storage_dtype
 from .flowops import FLOW_TAPS, flow_pad, flow_upsample4, tanh_flow, tanh_flow_lut, warp
 
 __all__ = [
-    "ACTS", "conv3x3", "conv3x3_acc", "add", "relu", "pixel_shuffle", "depth_to_space",
+    "ACTS", "conv3x3", "conv3x3_acc", "add", "anchor_add", "relu", "pixel_shuffle", "depth_to_space",
     "space_to_depth", "maxpool2", "upsample2x", "FLOW_TAPS", "tanh_flow_lut", "tanh_flow",
     "flow_upsample4", "flow_pad", "warp",
 ]
@@ -46,6 +46,27 @@ def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.
         raise ValueError(f"add: input shapes differ: {a.shape} vs {b.shape}")
     wide = np.int32 if max(a.dtype.itemsize, b.dtype.itemsize) <= 2 else np.int64
     return _requant_small(a.astype(wide) + b, int(out_exp) - int(in_exp), out_bits, out_signed)
+
+
+def anchor_add(res, skip, res_exp: int, skip_exp: int, repeat: int, out_exp: int, out_bits: int,
+               out_signed: bool) -> np.ndarray:
+    """The LR anchor skip (batch): `res` (.., C*repeat) + each of the first C channels of
+    `skip` repeated `repeat` times (channel k takes skip channel k // repeat), both
+    shifted to the finer exponent ``e = min(res_exp, skip_exp)`` (exact), then
+    ``requant(sum, out_exp - e, out_bits, out_signed)``."""
+    res = _image("anchor_add input (residual)", res)
+    skip = _image("anchor_add input (skip)", skip)
+    repeat = int(repeat)
+    if repeat < 1 or res.shape[-1] % repeat:
+        raise ValueError(f"anchor_add: {res.shape[-1]} residual channels is not a multiple of repeat={repeat}")
+    c = res.shape[-1] // repeat
+    if res.shape[:-1] != skip.shape[:-1] or skip.shape[-1] < c:
+        raise ValueError(f"anchor_add: skip {skip.shape} must match residual {res.shape} in size "
+                         f"and have at least {c} channels")
+    e = min(int(res_exp), int(skip_exp))
+    a = np.left_shift(res.astype(np.int64), int(res_exp) - e)
+    b = np.left_shift(np.repeat(skip[..., :c].astype(np.int64), repeat, axis=-1), int(skip_exp) - e)
+    return _requant_small(a + b, int(out_exp) - e, out_bits, out_signed)
 
 
 def relu(x, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:

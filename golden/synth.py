@@ -121,7 +121,7 @@ class _Builder:
         return name
 
 
-def _srnet(rng, arrays, x, nf, nb, tail):
+def _srnet(rng, arrays, x, nf, nb, tail, skip="none"):
     spec = {"channels": SRNET_IN_CHANNELS, "out_bits": 8, "out_signed": False, "out_exp": IMAGE_EXP}
     B = _Builder("srnet", rng, arrays, x, spec)
     trunk = B.conv("conv_in", "input", nf, "relu")
@@ -129,7 +129,13 @@ def _srnet(rng, arrays, x, nf, nb, tail):
         h = B.conv(f"rb{k}_conv1", trunk, nf, "relu", signed=False)
         h = B.conv(f"rb{k}_conv2", h, nf, "none", out_exp=B.spec[trunk]["out_exp"], fit=True)
         trunk = B.add(f"rb{k}_add", trunk, h)
-    if tail == "espcn":
+    if tail == "espcn" and skip == "anchor":
+        h = B.conv("conv_sub", trunk, 48, "none", target=(0.0, 0.05))
+        p = B.spec[h]
+        B._base("anchor", "anchor_add", [h, "input"], IMAGE_EXP, 8, False, 48, factor=4)
+        B.t["anchor"] = ops.anchor_add(B.t[h], x, p["out_exp"], IMAGE_EXP, 16, IMAGE_EXP, 8, False)
+        out = B.same("pixel_shuffle", "pixel_shuffle", "anchor", lambda t: ops.pixel_shuffle(t, 4), factor=4)
+    elif tail == "espcn":
         h = B.conv("conv_sub", trunk, 48, "none", signed=False, out_exp=IMAGE_EXP,
                    target=(0.45, 0.2))
         out = B.same("pixel_shuffle", "pixel_shuffle", h, lambda t: ops.pixel_shuffle(t, 4), factor=4)
@@ -161,13 +167,17 @@ def _fnet(rng, arrays, x, div, lr_frac_bits):
 
 def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int = 4,
                   seed: int = 0, upsampler: str = "bicubic", max_velocity: int = 24,
-                  lr_frac_bits: int = 8, hr_frac_bits: int = 4) -> tuple[dict, dict]:
+                  lr_frac_bits: int = 8, hr_frac_bits: int = 4, skip: str = "none") -> tuple[dict, dict]:
     """A valid random bundle as (manifest, arrays); wrap with `Bundle(*random_bundle())`.
 
     `tail`: ``'espcn'`` (conv_sub nf->48 at LR + pixel_shuffle) or
     ``'cheap'`` (published: pixel_shuffle + hr_relu + conv_out at HR; needs
     nf % 16 == 0). FNet widths are the published ones divided by `fnet_div`.
+    `skip`: ``'none'`` or ``'anchor'`` (espcn only: ``conv_sub`` predicts a
+    signed residual and ``anchor`` adds lr_curr before the shuffle).
     """
+    if skip not in ("none", "anchor") or (skip == "anchor" and tail != "espcn"):
+        raise ValueError(f"skip must be 'none' or 'anchor' (anchor with the espcn tail), got {skip!r}")
     if tail not in ("espcn", "cheap"):
         raise ValueError(f"tail must be 'espcn' or 'cheap', got {tail!r}")
     if nf < 1 or nb < 0 or fnet_div < 1:
@@ -181,13 +191,13 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
     hr = np.repeat(np.repeat(lr[0], 4, 0), 4, 1)
     arrays: dict = {}
     sx = np.concatenate([lr[0], ops.space_to_depth(hr, 4)], -1)
-    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail)
+    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail, skip)
     f_layers, f_out = _fnet(rng, arrays, np.concatenate([lr[1], lr[0]], -1), fnet_div, lr_frac_bits)
     manifest = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-        "preset": f"synth-nf{nf}-nb{nb}-{tail}", "degradation": "BD" if upsampler == "bicubic" else "BI",
+        "preset": f"synth-nf{nf}-nb{nb}-{tail}" + ("-anchor" if skip == "anchor" else ""), "degradation": "BD" if upsampler == "bicubic" else "BI",
         "scale": 4, "source_checkpoint_sha256": None,
-        "synth": {"seed": seed, "nf": nf, "nb": nb, "tail": tail, "fnet_div": fnet_div},
+        "synth": {"seed": seed, "nf": nf, "nb": nb, "tail": tail, "fnet_div": fnet_div, "skip": skip},
         "image": {"bits": 8, "exp": IMAGE_EXP},
         "flow": {"max_velocity": max_velocity, "lr_frac_bits": lr_frac_bits,
                  "hr_frac_bits": hr_frac_bits, "upsampler": upsampler},

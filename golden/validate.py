@@ -18,7 +18,9 @@ from . import oplib
 __all__ = ["BundleError", "validate", "net_input_channels", "SCALE", "SRNET_IN_CHANNELS"]
 
 SCHEMA = "egvsr.bundle"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: versions this golden model reads: 2 added the anchor skip (op anchor_add, mixed input exponents)
+READ_VERSIONS = (1, 2)
 #: the EGVSR upscaling factor (the only one)
 SCALE = 4
 _UPSAMPLERS = ("bicubic", "bilinear")
@@ -109,8 +111,8 @@ def _layer(c: _Checker, net: str, L: dict, prod: list, arrays: dict, flow: dict)
     c.bits(out_bits, ctx, out_signed)
     for key, kind in op.fields.items():
         c.field(L, key, kind, ctx)
-    for p, pname in zip(prod, L["inputs"]):
-        if p["out_exp"] != in_exp:
+    for i, (p, pname) in enumerate(zip(prod, L["inputs"])):
+        if p["out_exp"] != in_exp and not (op.mixed_exps and i > 0):
             c.fail(f"{ctx} has in_exp {in_exp} but its input {pname!r} has out_exp {p['out_exp']}")
     op.check(c, L, prod, arrays, flow)
     p0 = prod[0]
@@ -134,6 +136,9 @@ def _net(c: _Checker, net: str, spec: dict, arrays: dict, image: dict, flow: dic
         if op not in oplib.registry():
             c.fail(f"{net} layer {name!r} has unknown op {op!r} (known: {oplib.names()})",
                    "use an op of this egvsr version, or register the op's module (EGVSR_OPS)")
+        if oplib.get(op).since_schema > getattr(c, "version", SCHEMA_VERSION):
+            c.fail(f"{net} layer {name!r}: op {op!r} needs schema_version {oplib.get(op).since_schema}, "
+                   f"the manifest declares {c.version}", "re-export the bundle with this egvsr version")
         arity = oplib.get(op).arity
         inputs = c.field(L, "inputs", "list", f"{net} layer {name!r}")
         if len(inputs) != arity:
@@ -159,9 +164,11 @@ def validate(manifest: dict, arrays: dict, where: str = "bundle") -> None:
     c = _Checker(where)
     if not isinstance(manifest, dict):
         c.fail("manifest must be a dict")
-    if manifest.get("schema") != SCHEMA or manifest.get("schema_version") != SCHEMA_VERSION:
+    if manifest.get("schema") != SCHEMA or manifest.get("schema_version") not in READ_VERSIONS:
         c.fail(f"schema {manifest.get('schema')!r} version {manifest.get('schema_version')!r} is "
-               f"not {SCHEMA!r} {SCHEMA_VERSION}", "use a bundle written for this egvsr version")
+               f"not {SCHEMA!r} {' or '.join(map(str, READ_VERSIONS))}",
+               "use a bundle written for this egvsr version")
+    c.version = manifest["schema_version"]
     for key, a in arrays.items():
         if np.asarray(a).dtype.kind not in "iu":
             c.fail(f"array {key!r} has dtype {np.asarray(a).dtype}; bundles hold integer codes only")

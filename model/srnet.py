@@ -25,13 +25,17 @@ class SRNet(nn.Module):
     """conv_in -> nb residual blocks -> tail (``cheap`` or ``espcn``, see presets).
 
     Input: concat(lr_curr, space_to_depth(warped hr_prev, 4)) = 3 + 48 channels.
-    The output is the network's own (no bicubic skip), as published.
+    ``preset.skip``: ``none`` (published: the output is the network's own),
+    ``anchor`` (lr_curr's RGB added to the r*r sub-pixel channels of each
+    colour before the shuffle) or ``bicubic`` (bicubic x4 of lr_curr added
+    to the output).
     """
 
     def __init__(self, preset: Preset, in_nc: int = 3, out_nc: int = 3):
         super().__init__()
         nf, s = preset.nf, preset.scale
         self.tail = preset.tail
+        self.skip = preset.skip
         self.scale = s
         self.conv_in = nn.Sequential(nn.Conv2d((s * s + 1) * in_nc, nf, 3, 1, 1, bias=True), nn.ReLU(inplace=True))
         self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(preset.nb)])
@@ -49,5 +53,18 @@ class SRNet(nn.Module):
     def forward(self, lr_curr: torch.Tensor, hr_prev_warped_s2d: torch.Tensor) -> torch.Tensor:
         out = self.resblocks(self.conv_in(torch.cat([lr_curr, hr_prev_warped_s2d], dim=1)))
         if self.tail == "cheap":
-            return self.conv_out(F.relu(F.pixel_shuffle(out, self.scale)))
-        return F.pixel_shuffle(self.conv_sub(out), self.scale)
+            hr = self.conv_out(F.relu(F.pixel_shuffle(out, self.scale)))
+        else:
+            sub = self.conv_sub(out)
+            if self.skip == "anchor":
+                sub = sub + anchor(lr_curr, self.scale)
+            hr = F.pixel_shuffle(sub, self.scale)
+        if self.skip == "bicubic":
+            hr = hr + self.upsample_func(lr_curr)
+        return hr
+
+
+def anchor(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C*r*r, H, W): each channel repeated r*r times (CRD order:
+    after PixelShuffle(r) every HR pixel of an LR pixel gets that pixel's value)."""
+    return lr.repeat_interleave(scale * scale, dim=1)

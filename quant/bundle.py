@@ -90,7 +90,11 @@ def srnet_layers(q, acts, arrays):
         h = n.conv(f"rb{k}_conv1", trunk, n.act(f"rb{k}_conv1_act"), "relu")
         h = n.conv(f"rb{k}_conv2", h, n.act(f"q_trunk{k}"), "none")
         trunk = n._add(f"rb{k}_add", "add", [trunk, h], n.act(f"q_trunk{k + 1}"), nf)
-    if q.preset.tail == "espcn":
+    if q.preset.tail == "espcn" and q.preset.skip == "anchor":
+        h = n.conv("conv_sub", trunk, n.act("q_res"), "none")
+        h = n._add("anchor", "anchor_add", [h, "input"], dict(IMAGE), 3 * s * s, factor=s)
+        out = n.same("pixel_shuffle", "pixel_shuffle", h, 3, factor=s)
+    elif q.preset.tail == "espcn":
         h = n.conv("conv_sub", trunk, dict(IMAGE), "none")
         out = n.same("pixel_shuffle", "pixel_shuffle", h, 3, factor=s)
     else:

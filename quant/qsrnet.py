@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from egvsr.model.presets import Preset
 
-from .quantizers import (ActQuant, ImageQuant, QuantSpec, UActQuant, WeightQuant, bias_quant,
-                         check_quantizer)
+from .quantizers import (ActQuant, ImageQuant, QuantizerError, QuantSpec, UActQuant, WeightQuant,
+                         bias_quant, check_quantizer)
 
 
 def qconv(cin, cout, spec: QuantSpec, weight_quant=None, bias_q=None):
@@ -34,6 +34,10 @@ class QuantSRNet(nn.Module):
     Layers (docs/numerics.md): ``conv_in``, ``rb{k}_conv1``, ``rb{k}_conv2``,
     ``rb{k}_add`` (quantizer ``q_trunk{k+1}``), tail ``conv_sub`` +
     ``pixel_shuffle`` (espcn) or ``pixel_shuffle`` + ``hr_relu`` + ``conv_out``.
+    With the anchor skip (``preset.skip == 'anchor'``) ``conv_sub`` predicts a
+    signed residual (quantizer ``q_res``) and ``anchor`` adds lr_curr's codes,
+    each repeated r*r times (an ONNX Gather of the input), before the output
+    quantizer: the bundle op ``anchor_add``.
     """
 
     def __init__(self, preset: Preset, spec: QuantSpec, weight_quant=None, act_quant=None, bias_q=None):
@@ -50,6 +54,14 @@ class QuantSRNet(nn.Module):
             setattr(self, f"rb{k}_conv1_act", qact(spec, False, act_quant, relu=True))
             setattr(self, f"rb{k}_conv2", qconv(nf, nf, spec, **kw))
         self.pixel_shuffle = nn.PixelShuffle(s)
+        if preset.skip not in ("none", "anchor"):
+            raise QuantizerError(f"preset {preset.name!r}: the {preset.skip!r} skip is float-only; the hardware "
+                                 "flow implements skip='anchor' (or none)")
+        self.anchor = preset.skip == "anchor"
+        if self.anchor:
+            self.q_res = qact(spec, True, act_quant)
+            # output channel k takes lr_curr channel k // (s*s) (CRD order of the shuffle)
+            self.register_buffer("anchor_index", torch.arange(3 * s * s) // (s * s), persistent=False)
         if self.tail == "espcn":
             self.conv_sub = qconv(nf, 3 * s * s, spec, **kw)
         else:
@@ -58,12 +70,16 @@ class QuantSRNet(nn.Module):
         self.output_quant = qnn.QuantIdentity(act_quant=ImageQuant, return_quant_tensor=True)
 
     def forward(self, x):
-        x = self.input_quant(x)
+        x = x_in = self.input_quant(x)
         x = self.q_trunk0(F.relu(self.conv_in(x)))
         for k in range(self.nb):
             h = getattr(self, f"rb{k}_conv1_act")(getattr(self, f"rb{k}_conv1")(x))
             r = getattr(self, f"q_trunk{k}")(getattr(self, f"rb{k}_conv2")(h))
             x = getattr(self, f"q_trunk{k + 1}")(x + r)
+        if self.tail == "espcn" and self.anchor:
+            res = self.q_res(self.conv_sub(x))
+            y = self.output_quant(res.value + torch.index_select(x_in.value, 1, self.anchor_index))
+            return self.pixel_shuffle(y.value)
         if self.tail == "espcn":
             y = self.output_quant(self.conv_sub(x))
             return self.pixel_shuffle(y.value)

@@ -60,7 +60,7 @@ def _write(tmp_path, tiny, edit=None, arrays_edit=None):
 
 @pytest.mark.parametrize("edit,match", [
     (lambda m: m.update(schema="other"), "schema"),
-    (lambda m: m.update(schema_version=2), "schema_version"),
+    (lambda m: m.update(schema_version=3), "schema_version"),
     (lambda m: m.update(arrays_sha256="0" * 64), "arrays_sha256 mismatch"),
     (lambda m: m.update(arrays_file="missing.npz"), "cannot be read"),
     (lambda m: m["srnet"]["layers"][0].update(weight="ghost.weight"), "missing from the npz"),
@@ -162,3 +162,32 @@ def test_overwrite_keeps_old_bundle_until_commit(tmp_path, tiny, monkeypatch):
     assert (tmp_path / "b.json").read_text() == before
     assert sorted(os.listdir(tmp_path)) == ["b.json", "b.npz"]
     load_bundle(tmp_path / "b")
+
+
+def test_schema_2_anchor_bundle_and_schema_1_rules(tmp_path, real_frames):
+    """Schema 2 adds anchor_add; schema-1 bundles still load, but may not use it."""
+    from egvsr.golden import ops
+    from egvsr.golden.graph import run_graph
+    from egvsr.golden.network import srnet_input
+    man, arrays = random_bundle(skip="anchor", seed=3)
+    assert man["schema_version"] == 2
+    path = write_bundle(tmp_path / "a", man, arrays)
+    b = load_bundle(path)
+    lr, prev = real_frames[1, 40:56, 60:84], real_frames[0, 40:56, 60:84]
+    x = srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1))
+    t = run_graph(b, "srnet", x, keep=True)
+    # the op by its definition: residual and the repeated lr RGB at the finer exponent, one rounding
+    e_res = b.layer("srnet", "conv_sub")["out_exp"]
+    e = min(e_res, -8)
+    s = t["conv_sub"].astype(np.int64) * 2 ** (e_res - e) + np.repeat(x[..., :3].astype(np.int64), 16, -1) * 2 ** (-8 - e)
+    want = np.clip(np.round(s / 2.0 ** (-8 - e)), 0, 255)  # np.round: half to even
+    assert np.array_equal(t["anchor"], want)
+    assert (s % 2 == 1).any()  # some sums are ties: the rounding is exercised
+    assert np.array_equal(ops.anchor_add(t["conv_sub"], x, e_res, -8, 16, -8, 8, False), t["anchor"])
+    old = copy.deepcopy(man)
+    old["schema_version"] = 1
+    with pytest.raises(BundleError, match="anchor_add.*schema_version 2"):
+        Bundle(old, arrays)
+    plain, parr = random_bundle(seed=3)
+    plain["schema_version"] = 1
+    assert load_bundle(write_bundle(tmp_path / "v1", plain, parr)).manifest["schema_version"] == 1

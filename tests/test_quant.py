@@ -63,7 +63,7 @@ def test_trained_srnet_and_fnet_golden_brevitas_qonnx(trained, real_frames, tmp_
     assert np.array_equal(np.round(qf * 2.0 ** -e).transpose(1, 2, 0), gf)
 
 
-@pytest.mark.parametrize("preset", ["tiny", "tiny-cheap", "small", "paper"])
+@pytest.mark.parametrize("preset", ["tiny", "tiny-cheap", "tiny-anchor", "small", "paper"])
 def test_every_preset_srnet_and_fnet_match_golden(preset, real_frames):
     torch.manual_seed(1)
     m = QuantEGVSR(preset).eval()
@@ -146,3 +146,30 @@ def test_export_all_writes_manifest(tmp_path, trained):
     b = load_bundle(tmp_path / "out" / files["bundle"])
     assert b.manifest["source_checkpoint_sha256"] == "ab" * 32 and b.sha256 == man["bundle_sha256"]
     assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_anchor_skip_golden_brevitas_qonnx(real_frames, tmp_path):
+    """The anchor skip (schema 2, op anchor_add): Brevitas == golden == QONNX on real frames."""
+    torch.manual_seed(3)
+    m = QuantEGVSR("tiny-anchor").eval()
+    man, arrays = build_bundle(m)
+    assert man["schema_version"] == 2
+    layers = {L["name"]: L for L in man["srnet"]["layers"]}
+    assert layers["anchor"]["op"] == "anchor_add" and layers["anchor"]["inputs"] == ["conv_sub", "input"]
+    assert layers["conv_sub"]["out_signed"] and layers["pixel_shuffle"]["inputs"] == ["anchor"]
+    b = Bundle(man, arrays)
+    x = _srnet_input(real_frames, 40, 60, 16, 24)
+    g = run_graph(b, "srnet", x)
+    assert np.array_equal(_torch_srnet(m, x), g)
+    # the anchor is live: with conv_sub's weights and bias zeroed the output is lr_curr, nearest-upscaled
+    with torch.no_grad():
+        m.srnet.conv_sub.weight.zero_()
+        m.srnet.conv_sub.bias.zero_()
+    nearest = np.repeat(np.repeat(x[..., :3], 4, 0), 4, 1)
+    assert np.array_equal(run_graph(Bundle(*build_bundle(m)), "srnet", x), nearest)
+    assert np.array_equal(_torch_srnet(m, x), nearest)
+    torch.manual_seed(3)
+    m = QuantEGVSR("tiny-anchor").eval()
+    export_qonnx_srnet(m, tmp_path / "s.onnx", 16, 24)
+    q = execute_qonnx(tmp_path / "s.onnx", x[None].astype(np.float32) / 256)[0]
+    assert np.array_equal(np.round(q * 256).transpose(1, 2, 0), g)

@@ -11,7 +11,7 @@ $EGVSR_OPS) with an `Op` subclass and ``register(MyOp())``, plus its
 Verilog core (``rtl/verilog/<core>.v`` or an absolute path in `rtl_files`)
 and, for HLS, the ONNX nodes it maps to.
 """
-from . import add, conv3x3, depth_to_space, maxpool2, pixel_shuffle, relu, space_to_depth  # noqa: F401
+from . import add, anchor_add, conv3x3, depth_to_space, maxpool2, pixel_shuffle, relu, space_to_depth  # noqa: F401
 from . import tanh_flow, upsample2x  # noqa: F401
 from .base import IMPLS, Cost, NoImplementation, Op
 from .registry import get, names, register, registry, unregister

@@ -67,6 +67,11 @@ class Op:
     passthrough: bool = False
     #: extra layer fields the op needs, name -> kind ("int", "str", "bool", "num")
     fields: dict = {}
+    #: inputs after the first may come at their own exponents (the op aligns them);
+    #: ``in_exp`` is then the first input's
+    mixed_exps: bool = False
+    #: the first bundle schema_version with this op (older manifests may not use it)
+    since_schema: int = 1
     #: Verilog module of the op's core (None: no RTL core)
     rtl_module: str | None = None
     #: Verilog files the core needs, itself first; names are looked up in
@@ -74,6 +79,10 @@ class Op:
     rtl_files: tuple = ()
     #: AXI4-Stream slave port prefixes of the core, one per input
     rtl_in_ports: tuple = ("s_axis",)
+    #: the core buffers its skip input itself (a multi-input node's `Node.skip`):
+    #: `rtl_params` sizes that FIFO from env["skip_depth_log2"], and the top puts no
+    #: `axis_fifo` in front of it
+    rtl_skip_fifo: bool = False
     #: Verilog parameter sets `verilator --lint-only -Wall` checks the core with
     rtl_lint_params: tuple = ()
     #: ONNX op types that compute this layer in a QONNX graph (first one names it)
