@@ -11,9 +11,10 @@ then each layer's nodes as its op (`golden.oplib`, ``Op.hls_qonnx``) emits
 them into a `GraphBuilder`: e.g. per conv a ``Quant`` on the weights (narrow
 range) and on the bias, ``Conv``, ``Relu``/``LeakyRelu``, an output ``Quant``
 (round half to even, saturating); ``Add`` + ``Quant`` for residual adds;
-``DepthToSpace`` for the shuffles. All scales are powers of two. Tensor
-types and shapes come from the bundle's hardware graph (`Bundle.graph`).
-Then `qonnx_prep.prepare` makes it channels-last.
+``Gather`` + ``Add`` + ``Quant`` for the anchor skip; ``DepthToSpace`` for
+the shuffles. All scales are powers of two. Tensor types and shapes come
+from the bundle's hardware graph (`Bundle.graph`). Then
+`qonnx_prep.prepare` makes it channels-last.
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ class GraphBuilder:
         self._n += 1
         return f"{base}_{self._n}"
 
-    def const(self, base, value):
+    def const(self, base, value, dtype=np.float32):
+        """An initializer (float32 unless `dtype` says otherwise, e.g. int64 ``Gather`` indices)."""
         name = self._name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
         return name
 
     def quant(self, x, exp, bits, signed, narrow=False, name=None):

@@ -8,8 +8,10 @@
 - `convert(...)`: hls4ml conversion with types derived from the Quant nodes
   (hls4ml's QONNX flow: ``ap_fixed``/``ap_ufixed`` with ``AP_RND_CONV`` and
   ``AP_SAT``; the accumulators are exact), Resource strategy with the chosen
-  reuse factor per conv layer, the DepthToSpace extension, and FIFO depths
-  set from the pipeline latency (`fifo.size_fifos`).
+  reuse factor per conv layer, the DepthToSpace extension, the anchor skip
+  (`anchor_ext`: its Gather -> Add -> Quant become a channel slice and a
+  repeat-add-requant layer), and FIFO depths set from the pipeline latency
+  (`fifo.size_fifos`).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from onnx import numpy_helper
 
 from egvsr.golden import oplib
 
-from . import extension
+from . import anchor_ext, extension
 from .qonnx_prep import prepare
 
 __all__ = ["QonnxMismatch", "name_and_check", "convert", "hls_layer_map", "quiet", "fixed_type",
@@ -99,6 +101,59 @@ def _fused_activation(model, node) -> bool:
     return p is not None and p.op_type == "Conv"
 
 
+def _through_transposes(model, tensor):
+    """`tensor`, or the tensor behind the Transposes that produce it (layout only, same codes)."""
+    p = model.find_producer(tensor)
+    while p is not None and p.op_type == "Transpose":
+        tensor = p.input[0]
+        p = model.find_producer(tensor)
+    return tensor
+
+
+def _check_gather_add(model, n, g, tensors):
+    """The anchor skip's pattern: `n` = ``Add(<residual>, Gather(<skip input>, k // r*r, axis=C))``.
+
+    `tensors`: bundle tensor name -> QONNX tensor of its codes (the output Quant of each
+    layer checked so far, the input quantizer's output for the net input). Returns the Gather.
+    """
+    from .extension import CL_DOMAIN
+
+    L, name = g.layer, g.name
+    where = f"bundle/QONNX mismatch: {L['op']} {name!r}"
+    srcs = [_through_transposes(model, t) for t in n.input]
+    prods = [model.find_producer(t) for t in srcs]
+    k = [i for i, p in enumerate(prods) if p is not None and p.op_type == "Gather"]
+    if len(n.input) != 2 or len(k) != 1:
+        raise QonnxMismatch(f"{where} must be Add(<{L['inputs'][0]}>, Gather(<{L['inputs'][1]}>)); "
+                            f"the QONNX adds {[p.op_type if p else 'input' for p in prods]}")
+    ga = prods[k[0]]
+    axis = next((a.i for a in ga.attribute if a.name == "axis"), 0)
+    want_axis = 3 if ga.domain == CL_DOMAIN else 1
+    if axis not in (want_axis, want_axis - 4):
+        raise QonnxMismatch(f"{where}: its Gather is along axis {axis}, not the channel axis {want_axis} "
+                            f"({'channels-last' if want_axis == 3 else 'NCHW'})")
+    idx = model.get_initializer(ga.input[1])
+    if idx is None:
+        raise QonnxMismatch(f"{where}: the Gather indices are not a constant")
+    idx = np.asarray(idx).reshape(-1)
+    want = g.op.gather_indices(L)
+    if idx.shape != want.shape or not np.array_equal(idx, want):
+        r2 = int(L["factor"]) ** 2
+        raise QonnxMismatch(f"{where}: the Gather takes channels {idx.tolist()} of "
+                            f"{L['inputs'][1]!r}, the bundle repeats each of its first "
+                            f"{len(want) // r2} channels {r2} times (channel k // {r2} for k < {len(want)}): "
+                            f"{want.tolist()}")
+    for i, (t, src) in enumerate(((_through_transposes(model, ga.input[0]), L["inputs"][1]),
+                                  (srcs[1 - k[0]], L["inputs"][0]))):
+        exp = tensors.get(src)
+        if exp is not None and t != _through_transposes(model, exp):
+            p = model.find_producer(t)
+            raise QonnxMismatch(f"{where}: its {'Gather reads' if i == 0 else 'Add adds'} "
+                                f"{p.name if p else t!r} ({p.op_type if p else 'a graph input'}), not the "
+                                f"quantized {src!r} (the bundle's input {1 - i} of {name!r})")
+    return ga
+
+
 def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None = None,
                    in_spec: dict | None = None) -> dict:
     """Rename `model`'s nodes after the bundle layers and verify it implements them.
@@ -135,6 +190,8 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
                                 f"exp {e}, the bundle expects {spec['bits']}-bit signed={spec['signed']} "
                                 f"exp {spec['exp']}")
         qin[0].name = "input_quant"
+    # bundle tensor -> QONNX tensor of its codes (to check the anchor skip's wiring)
+    tensors = {wanted[0].inputs[0].name: qin[0].output[0] if qin else inp}
     mapping = {}
     used = set()
 
@@ -203,7 +260,16 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
             if r != L["factor"] or mode != want_mode:
                 raise QonnxMismatch(f"bundle/QONNX mismatch: {name!r} is DepthToSpace({r}, {mode}), bundle "
                                     f"{L['op']}({L['factor']}) = DepthToSpace({L['factor']}, {want_mode})")
+        if n.op_type == "Add" and "Gather" in op.hls_onnx_ops:  # the anchor skip
+            rename(_check_gather_add(model, n, g, tensors), name + "_gather")
+        elif n.op_type == "Add":
+            for t in n.input:
+                p = model.find_producer(_through_transposes(model, t))
+                if p is not None and p.op_type == "Gather":
+                    raise QonnxMismatch(f"bundle/QONNX mismatch: {L['op']} {name!r} is a plain add, the QONNX "
+                                        f"adds a Gather ({p.name!r}, an anchor skip) there")
         if op.passthrough:  # keeps its input's codes: no output quantizer
+            tensors[name] = last.output[0]
             continue
         oq = _single_consumer(model, last, ("Quant",))
         if oq is None:
@@ -214,6 +280,7 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
                                 f"signed={signed} exp {e}, bundle {L['out_bits']}-bit signed={L['out_signed']} "
                                 f"exp {L['out_exp']}")
         rename(oq, name + "_quant")
+        tensors[name] = oq.output[0]
     return mapping
 
 
@@ -237,7 +304,7 @@ def hls_layer_map(hls_model) -> dict:
         for pre in ("zp2d_", "Conv2D_", "clone_"):
             if base.startswith(pre):
                 base = base[len(pre):]
-        for suf in ("_quant", "_relu", "_leaky"):
+        for suf in ("_quant", "_relu", "_leaky", "_slice"):
             if base.endswith(suf):
                 base = base[: -len(suf)]
         out[n] = base
@@ -257,7 +324,7 @@ def convert(model, output_dir, project_name: str = "egvsr_srnet", part: str = "x
     from .fifo import apply_fifo_depths, size_fifos
 
     extension.register()
-    model = prepare(model)
+    model = anchor_ext.fuse_anchor(prepare(model))
     reuse = reuse or {}
     with quiet(not verbose):
         cfg = hls4ml.utils.config_from_onnx_model(model, granularity="name", backend="Vitis",
@@ -286,8 +353,12 @@ def convert(model, output_dir, project_name: str = "egvsr_srnet", part: str = "x
             model, output_dir=str(output_dir), project_name=project_name, io_type="io_stream",
             backend="Vitis", part=part, clock_period=clock_period_ns, hls_config=cfg)
     for layer in hm.get_layers():
-        if layer.class_name == "DepthToSpace":
+        if layer.class_name in ("DepthToSpace", "AnchorSlice"):
             layer.get_output_variable().type.precision = layer.get_input_variable().type.precision
+        if layer.class_name == "AnchorAdd" and str(layer.get_output_variable().type.precision) != \
+                str(layer.out_precision()):
+            raise RuntimeError(f"hls4ml changed the output type of {layer.name!r} to "
+                               f"{layer.get_output_variable().type.precision}, not the Quant's {layer.out_precision()}")
     depths = (fifo_depths or size_fifos)(hm)
     apply_fifo_depths(hm, depths)
     hm._egvsr_fifo_depths = depths

@@ -13,7 +13,8 @@ documented extension points:
   (ping-pong LR row buffer, one input pixel per clock, II=1 pragmas)
   registered with ``backend.register_source``.
 
-`register()` is idempotent; every entry point of `egvsr.hls` calls it.
+`register()` is idempotent; every entry point of `egvsr.hls` calls it (it
+registers the anchor skip's layers of `anchor_ext` too).
 
 Output packing: ``pixels_per_beat`` (P, divides the block size r) HR pixels of
 one HR row share one stream word, so the output tensor is
@@ -149,4 +150,6 @@ def register() -> None:
         backend.register_template(DepthToSpaceConfigTemplate)
         backend.register_template(DepthToSpaceFunctionTemplate)
         backend.register_source(HEADER)
+    from . import anchor_ext  # the anchor skip's layers (Gather -> Add -> Quant)
+    anchor_ext.register()
     _done = True

@@ -6,8 +6,10 @@ skip stream must hold every pixel the conv branch has swallowed before the
 branch emits its first output. A conv (the op an ONNX ``Conv`` computes,
 `golden.oplib.conv3x3`: 3x3, zero padding 1, hls4ml line buffer) emits
 output pixel n once input pixel n + `Op.lag_pixels` has arrived (raster
-order), W + 2 pixels for a W-wide frame; the skip FIFO
-of a clone needs the largest branch lag to the merge plus a margin. Straight
+order), W + 2 pixels for a W-wide frame; the skip FIFO of a clone needs
+the largest branch lag to the merge plus a margin (lags are counted from the
+net input along the longest path, so a skip that jumps over residual blocks,
+the anchor skip from the net input to the tail, gets all of them). Straight
 (chain) FIFOs need no storage for correctness; they get a small depth that
 lets producer and consumer overlap. C simulation uses unbounded streams and
 cannot detect a FIFO that is too shallow; this rule is the analysis.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["size_fifos", "apply_fifo_depths", "conv_lag", "DEFAULT_CHAIN_DEPTH", "DEFAULT_MARGIN"]
+__all__ = ["size_fifos", "apply_fifo_depths", "conv_lag", "DEFAULT_CHAIN_DEPTH", "DEFAULT_MARGIN", "MERGES"]
 
 DEFAULT_CHAIN_DEPTH = 4
 DEFAULT_MARGIN = 8
@@ -45,27 +47,39 @@ def _graph(hm):
     return producer, consumers
 
 
-def _path_to_merge(start, consumers, limit=1000):
-    """Follow a single-consumer chain from tensor `start`; return (merge layer, lag, path)."""
-    lag, path, t = 0, [], start
-    for _ in range(limit):
-        nxt = consumers.get(t, [])
-        if len(nxt) != 1:
-            return None, lag, path
-        layer = nxt[0]
-        path.append(layer.name)
-        if layer.class_name in ("Merge", "Concatenate"):
-            return layer, lag, path
-        if layer.class_name.startswith("Conv"):
-            lag += conv_lag(layer)
-        if layer.class_name == "Clone" or len(layer.outputs) != 1:
-            return None, lag, path
-        t = layer.outputs[0]
-    return None, lag, path
+#: hls4ml layers that read two streams in lock step (one word of each per pixel)
+MERGES = ("Merge", "Concatenate", "AnchorAdd")
+
+
+def _lags(hm, producer) -> dict:
+    """{tensor: net-input pixels (raster order) consumed before its first word is due},
+    the longest path from the input (the sum of the conv lags on it)."""
+    lag: dict = {}
+
+    def of(t):
+        if t not in lag:
+            p = producer.get(t)
+            if p is None:
+                lag[t] = 0
+            else:
+                own = conv_lag(p) if p.class_name.startswith("Conv") else 0
+                lag[t] = max((of(i) for i in p.inputs if i != t), default=0) + own
+        return lag[t]
+
+    for t in hm.output_vars:
+        of(t)
+    return lag
 
 
 def size_fifos(hm, chain_depth: int = DEFAULT_CHAIN_DEPTH, margin: int = DEFAULT_MARGIN) -> dict:
-    """{variable name: {depth, default, producer, consumers, reason}} for every stream."""
+    """{variable name: {depth, default, producer, consumers, reason}} for every stream.
+
+    At every merge (a residual ``Merge`` add, the anchor skip's ``AnchorAdd``) the
+    input stream with the smaller lag from the net input waits for the other: it gets
+    depth (lag difference + margin). The anchor's skip is the 3-channel stream of
+    ``AnchorSlice`` (the slice sits behind the input clone), so the deep FIFO holds
+    24-bit words; the clone's own outputs stay chain FIFOs.
+    """
     producer, consumers = _graph(hm)
     out = {}
     for tensor, var in hm.output_vars.items():
@@ -76,23 +90,18 @@ def size_fifos(hm, chain_depth: int = DEFAULT_CHAIN_DEPTH, margin: int = DEFAULT
         out[var.name] = {"tensor": tensor, "depth": chain_depth, "default": default,
                          "producer": prod.name if prod else "input", "consumers": cons or ["output"],
                          "reason": "chain"}
+    lag = _lags(hm, producer)
     for layer in hm.get_layers():
-        if layer.class_name != "Clone":
+        if layer.class_name not in MERGES:
             continue
-        branches = {o: _path_to_merge(o, consumers) for o in layer.outputs}
-        merges = {}
-        for o, (merge, lag, path) in branches.items():
-            if merge is not None:
-                merges.setdefault(merge.name, []).append((o, lag, path))
-        for mname, legs in merges.items():
-            longest = max(lag for _, lag, _ in legs)
-            for o, lag, path in legs:
-                need = longest - lag
-                if need > 0:
-                    var = hm.output_vars[o]
-                    out[var.name].update(
-                        depth=need + margin,
-                        reason=f"skip to {mname}: branch lag {longest} px - {lag} + margin {margin}")
+        longest = max(lag[t] for t in layer.inputs)
+        for t in layer.inputs:
+            need = longest - lag[t]
+            if need > 0:
+                var = hm.output_vars[t]
+                out[var.name].update(
+                    depth=need + margin,
+                    reason=f"skip to {layer.name}: branch lag {longest} px - {lag[t]} + margin {margin}")
     return out
 
 

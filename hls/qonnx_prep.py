@@ -25,7 +25,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .extension import CL_DOMAIN
 
-__all__ = ["prepare", "channels_last_depth_to_space", "cancel_transpose_pairs", "resize_spatial", "PROBE"]
+__all__ = ["prepare", "channels_last_depth_to_space", "channels_last_gather", "cancel_transpose_pairs",
+           "resize_spatial", "PROBE"]
 
 #: spatial size graphs are prepared at before `resize_spatial` (distinct primes)
 PROBE = (7, 11)
@@ -171,6 +172,68 @@ def channels_last_depth_to_space(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
+def _nhwc_source(model: ModelWrapper, x: str, anchor_node) -> str:
+    """An NHWC tensor holding NCHW tensor `x`: an existing ``Transpose(0,2,3,1)`` of it,
+    else one inserted in front of `anchor_node`."""
+    for c in model.find_consumers(x) or []:
+        if c.op_type == "Transpose" and _perm(c) == [0, 2, 3, 1]:
+            return c.output[0]
+    n, ch, h, w = model.get_tensor_shape(x)
+    out = x + "_nhwc"
+    g = model.graph
+    g.node.insert(list(g.node).index(anchor_node),
+                  helper.make_node("Transpose", [x], [out], name=x + "_to_nhwc", perm=[0, 2, 3, 1]))
+    model.set_tensor_shape(out, [n, h, w, ch])
+    return out
+
+
+def channels_last_gather(model: ModelWrapper) -> ModelWrapper:
+    """Rewrite ``Gather(axis=1)`` of an NCHW tensor (the anchor skip's channel gather) channels-last.
+
+    qonnx has no channels-last Gather: it leaves ``x(NCHW) -> Gather(axis=1) ->
+    Transpose(0,2,3,1)``. That becomes ``Gather(axis=3)`` in the
+    ``egvsr.channels_last`` domain reading the NHWC form of `x`; when `x` is an
+    elementwise node (the net input's ``Quant``) behind an NHWC->NCHW
+    transpose, the transpose is moved above it and cancels with the NCHW->NHWC
+    one, so the net input stays channels-last as without the anchor.
+    """
+    g = model.graph
+    changed = True
+    while changed:
+        changed = False
+        for ga in list(g.node):
+            if ga.op_type != "Gather" or ga.domain == CL_DOMAIN:
+                continue
+            axis = next((a.i for a in ga.attribute if a.name == "axis"), 0)
+            shape = model.get_tensor_shape(ga.input[0])
+            if shape is None or len(shape) != 4 or axis not in (1, -3):
+                raise ValueError(f"Gather {ga.name!r}: only a channel gather (axis 1) of a 4-D NCHW tensor "
+                                 f"is implemented (got axis {axis}, input shape {shape})")
+            cons = model.find_consumers(ga.output[0]) or []
+            if len(cons) != 1 or cons[0].op_type != "Transpose" or _perm(cons[0]) != [0, 2, 3, 1]:
+                raise ValueError(f"Gather {ga.name!r} is not followed by an NCHW->NHWC Transpose; convert the "
+                                 "model with ConvertToChannelsLastAndClean(make_input_channels_last=True) first")
+            back = cons[0]
+            x = ga.input[0]
+            src = _nhwc_source(model, x, ga)
+            new = helper.make_node("Gather", [src, ga.input[1]], [back.output[0]], name=ga.name or "Gather",
+                                   domain=CL_DOMAIN, axis=3)
+            g.node.remove(back)
+            nodes = list(g.node)
+            prod = model.find_producer(src)
+            idx = max(nodes.index(ga), nodes.index(prod) + 1 if prod is not None else 0)
+            g.node.insert(idx, new)
+            g.node.remove(ga)
+            # x(NCHW) now feeds only its NHWC transpose: move an NHWC->NCHW transpose above x's producer
+            el = model.find_producer(x)
+            if el is not None and el.op_type in _ELTWISE and len(model.find_consumers(x) or []) == 1:
+                _swap_transpose_up(model, el)
+            cancel_transpose_pairs(model)
+            changed = True
+            break
+    return model
+
+
 def prepare(model) -> ModelWrapper:
     """Cleaned, channels-last QONNX ready for `hls4ml.converters.convert_from_onnx_model`."""
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
@@ -187,6 +250,7 @@ def prepare(model) -> ModelWrapper:
         model = cleanup_model(model)
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
     model = channels_last_depth_to_space(model)
+    model = channels_last_gather(model)
     return model
 
 
