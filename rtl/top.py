@@ -2,9 +2,11 @@
 
 One core instance per node (`u_<layer>`, module and parameters from the
 node's op, `golden.oplib`), an `axis_fork` where a tensor has two
-consumers, and an `axis_fifo` skip buffer on the input of a multi-input
-node that arrives earlier (`Node.skip`: rows held back by the other
-branch). Frame-size ports: every core whose op asks for its input's frame
+consumers (the net input too: SRNet's anchor skip), and an `axis_fifo`
+skip buffer on the input of a multi-input node that arrives earlier
+(`Node.skip`: rows held back by the other branch), unless the node's core
+holds that FIFO itself (`Op.rtl_skip_fifo`, anchor_add: only the channels
+it uses wait). Frame-size ports: every core whose op asks for its input's frame
 size gets `cfg_width`/`cfg_height` scaled by its input's scale.
 """
 from __future__ import annotations
@@ -78,21 +80,25 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
         srcs = [feed[(t.name, node.name)] for t in node.inputs]
         m = {"name": node.name, "op": op.name, "inputs": [t.name for t in node.inputs],
              "hr": node.output.hr}
+        dl2 = None
         if node.skip is not None:
-            # the input that arrives earlier waits in a skip FIFO
+            # the input that arrives earlier waits in a skip FIFO: in front of the core,
+            # or inside it (`Op.rtl_skip_fifo`: the core sizes it from skip_depth_log2)
             k, lag = node.skip
             dl2 = skip_depth_log2(lag, env["max_w"])
-            sk = f"{node.name}_skip"
-            ws = node.inputs[k].word_bits
-            top.wires.append(axis_wires(sk, ws))
-            top.body.append(instance("axis_fifo", f"u_{sk}", {"DATA_W": ws, "DEPTH_LOG2": dl2},
-                                     CLK + axis_ports("s_axis", srcs[k]) + axis_ports("m_axis", sk)))
-            srcs[k] = sk
             m["skip_depth_log2"] = dl2
+            if not op.rtl_skip_fifo:
+                sk = f"{node.name}_skip"
+                ws = node.inputs[k].word_bits
+                top.wires.append(axis_wires(sk, ws))
+                top.body.append(instance("axis_fifo", f"u_{sk}", {"DATA_W": ws, "DEPTH_LOG2": dl2},
+                                         CLK + axis_ports("s_axis", srcs[k]) + axis_ports("m_axis", sk)))
+                srcs[k] = sk
         fold = folding.get(node.name)
         scale = node.inputs[0].scale
         nenv = dict(env, fold=fold, pixels_per_beat=P if node.output is out else 1,
-                    line_w=int(env["max_w"] * scale) if scale >= 1 else env["max_w"])
+                    line_w=int(env["max_w"] * scale) if scale >= 1 else env["max_w"],
+                    skip_depth_log2=dl2)
         params = op.rtl_params(node, nenv)
         frame = _frame_ports(top, scale, env["dim_bits"]) if op.rtl_frame(node) == "in" else []
         ports = CLK + frame

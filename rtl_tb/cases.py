@@ -113,6 +113,26 @@ def add_case(seed: int, **_) -> dict:
                 gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.0, 0.3]))
 
 
+def anchor_case(seed: int, **_) -> dict:
+    """Random anchor_add: SKIP_C of B_C skip channels, each repeated REPEAT times, one of
+    the two inputs shifted left (the finer exponent), a rounding or a left output shift,
+    a shallow or a block-RAM skip FIFO."""
+    rng = random.Random(seed)
+    skip_c = rng.randint(1, 3)
+    sh = rng.randint(1, 3)
+    a_shift, b_shift = (sh, 0) if rng.random() < 0.5 else (0, sh)
+    runs = [[rng.randint(2, 5), rng.randint(2, 9), 2], [1, 1, 1], [rng.randint(1, 3), 1, 1]]
+    return dict(core="anchor_add", seed=seed,
+                params=dict(SKIP_C=skip_c, REPEAT=rng.choice([1, 2, 4]), B_C=skip_c + rng.randint(0, 3),
+                            A_BITS=rng.choice([8, 6]), A_SIGNED=rng.choice([0, 1]),
+                            B_BITS=rng.choice([8, 7]), B_SIGNED=rng.choice([0, 1]),
+                            A_SHIFT=a_shift, B_SHIFT=b_shift, OUT_BITS=8,
+                            OUT_SIGNED=rng.choice([0, 1]), SHIFT=rng.choice([-1, 0, 1, 2, 3]),
+                            SKIP_DEPTH_LOG2=rng.choice([1, 2, 6])),
+                runs=runs, gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.2, 0.5]),
+                timeout_cycles=1000 + 20 * max(h * w for h, w, _ in runs))
+
+
 def fifo_case(seed: int, **_) -> dict:
     rng = random.Random(seed)
     return dict(core="axis_fifo", seed=seed,

@@ -76,7 +76,8 @@ def main(argv=None) -> int:
 
     # ---- per-core random cases
     gens = {"conv3x3": cases.conv_case, "pixel_shuffle": cases.shuffle_case,
-            "residual_add": cases.add_case, "axis_fifo": cases.fifo_case}
+            "residual_add": cases.add_case, "anchor_add": cases.anchor_case,
+            "axis_fifo": cases.fifo_case}
     for s in sims:
         for core, gen in gens.items():
             for k in range(seeds):
@@ -229,6 +230,7 @@ def main(argv=None) -> int:
 
     # ---- yosys: resources and timing proxies (UltraScale+, DSP48E2)
     if not a.no_synth:
+        from egvsr.golden.oplib.memory import skip_depth_log2
         from egvsr.rtl import core_sources
         from egvsr.rtl_tb.synth import PROXY_NOTE, synth_conv, synth_timing, synth_top
         kv = est["kv260"]
@@ -249,6 +251,11 @@ def main(argv=None) -> int:
                                                                  dict(C=3, R=4, P=2, MAX_W=1024))),
                 ("residual_add C16", lambda: synth_timing(core_sources("residual_add"), "residual_add",
                                                            dict(C=16))),
+                # the SRNet anchor: 3 of 51 input channels x 16, the skip FIFO of an nb=2 net
+                # (6 rows) at 1024-pixel lines: 24 (+2) bits x 8192 instead of 408 (+2) bits
+                ("anchor_add C48 skip 3x8b x 8192", lambda: synth_timing(
+                    core_sources("anchor_add"), "anchor_add",
+                    dict(SKIP_C=3, REPEAT=16, B_C=51, SKIP_DEPTH_LOG2=skip_depth_log2(6, 1024)))),
                 ("axis_fifo 128b x 2048", lambda: synth_timing(core_sources("axis_fifo"), "axis_fifo",
                                                                 dict(DATA_W=128, DEPTH_LOG2=11))),
                 ("srnet_top pynq-z2", lambda: synth_top(g, family="xcup", proxy=True))]

@@ -6,7 +6,8 @@ frame size changes only between runs), seed, gap (input idle probability),
 bp (output back-pressure probability), ports (optional port-map overrides
 for HLS exports), optional inputs_npy (one (n, H, W, C) npy per input: real
 frames instead of random ones) and expected_npy (the golden outputs, else
-the core's op computes them: `Op.tb_expected`).
+the core's op computes them: `Op.tb_expected`), optional timeout_cycles (a run
+that has not delivered its output beats after that many clocks fails).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 
 from egvsr.rtl.streams import pack_words, unpack_words
 from egvsr.rtl_tb.axis import AxisSink, AxisSource, axis_ports
@@ -170,7 +171,16 @@ async def run_case(dut):
             s.cycle = 0
             cocotb.start_soon(s.send(beats))
         sink.cycle = 0
-        await sink.recv(n_out)
+        if case.get("timeout_cycles"):
+            # a core that stops (lost beat, deadlock) fails the case instead of hanging
+            try:
+                await with_timeout(sink.recv(n_out), 10 * int(case["timeout_cycles"]), "ns")
+            except SimTimeoutError:
+                errors.append(f"timeout: {len(sink.beats)} of {n_out} output beats of a {H}x{W} "
+                              f"run after {case['timeout_cycles']} clocks")
+                break
+        else:
+            await sink.recv(n_out)
         cycles = sink.last_cycle - (srcs[0].first_cycle or 0) + 1
         words = [format(d, "x") for d, _, _ in sink.beats]
         got = unpack_words(words, cout * opix, obits, bool(osgn)).reshape(nfr, Ho, Wo, cout)

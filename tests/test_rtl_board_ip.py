@@ -242,6 +242,26 @@ def test_package_ip_tcl(ip_dir, tmp_path):
     assert "driver_value 0" in text
 
 
+@needs_verilator
+def test_board_ip_anchor_bundle(real_frames, tmp_path):
+    """The board IP of a bundle with the LR anchor skip (the net input fans out to
+    conv_in and to anchor_add's skip FIFO): lint-clean, and a real carphone crop
+    through the AXI-Lite set-up, 56-byte input beats and RGB0 output beats equals golden."""
+    from egvsr.golden import Bundle, run_srnet, srnet_input
+    from egvsr.golden.synth import random_bundle
+    from egvsr.rtl_tb.backend import RtlSrnet
+    from egvsr.rtl_tb.lint import lint_top
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3))
+    r = RtlSrnet(b, simulator="verilator", board_io=True, workdir=tmp_path)
+    lr, prev = real_frames[1, 40:48, 60:72], real_frames[0, 40:48, 60:72]
+    x = np.asarray(srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1)), np.uint8)
+    assert np.array_equal(r(x), run_srnet(b, x))
+    assert r.last_stats["tlast_count"] == 8
+    _, gdir, meta = r._get(12)
+    assert meta["top"] == "egvsr_srnet" and "anchor_add.v" in meta["sources"]
+    assert lint_top(gdir) == ""
+
+
 def test_board_ip_bad_options(small_bundle, tmp_path):
     from egvsr.rtl.generate import generate_srnet
     with pytest.raises(ValueError, match="out_pixels"):

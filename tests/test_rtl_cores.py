@@ -62,3 +62,39 @@ def test_residual_add(simulator):
 def test_fifo(simulator):
     seed = cases.base_seed() + (30 if simulator == "verilator" else 31)
     cases.run_case(simulator, cases.fifo_case(seed), name=f"f{seed}")
+
+
+def _anchor_case(simulator):
+    seed = cases.base_seed() + (50 if simulator == "verilator" else 51)
+    return cases.anchor_case(seed)
+
+
+@pytest.mark.parametrize("simulator", SIMS)
+def test_anchor_add(simulator):
+    """anchor_add.v: random channel counts, repeat, signedness, alignment and output
+    shifts and skip FIFO depths; random gaps on both inputs and output back-pressure."""
+    case = _anchor_case(simulator)
+    cases.run_case(simulator, case, name=f"n{case['seed']}")
+
+
+@pytest.mark.skipif(not sim.available("icarus"), reason="icarus not installed")
+def test_anchor_add_srnet_shape():
+    """The SRNet anchor's shape (Icarus: a cheap build): 3 of 51 uint8 skip channels,
+    each 16 times, the residual int8 one exponent finer, rounding by 1 into uint8,
+    the skip stream running ahead through a block-RAM FIFO."""
+    case = dict(core="anchor_add", seed=cases.base_seed() + 52,
+                params=dict(SKIP_C=3, REPEAT=16, B_C=51, A_BITS=8, A_SIGNED=1, B_BITS=8,
+                            B_SIGNED=0, A_SHIFT=0, B_SHIFT=1, OUT_BITS=8, OUT_SIGNED=0, SHIFT=1,
+                            SKIP_DEPTH_LOG2=6),
+                runs=[[3, 7, 2], [1, 1, 1]], gap=0.3, bp=0.4, timeout_cycles=2000)
+    cases.run_case("icarus", case, name="srnet")
+
+
+def test_anchor_add_ii1():
+    """No gaps, no back-pressure: one pixel per clock, 3 clocks of latency (the
+    Verilator build of test_anchor_add)."""
+    case = _anchor_case("verilator")
+    case.update(gap=0.0, bp=0.0, runs=[[5, 9, 3], [1, 1, 1]])
+    rep = cases.run_case("verilator", case, name="ii1")
+    assert rep["runs"][0]["cycles"] <= 3 * 5 * 9 + 3, rep["runs"]
+    assert rep["runs"][1]["cycles"] <= 1 + 3, rep["runs"]

@@ -243,3 +243,82 @@ def test_top_full_parallel_ii1(tmp_path):
     print(rep)
 
 
+
+
+# ------------------------------------------------------------- the anchor skip
+@pytest.fixture(scope="module")
+def anchor_top(tmp_path_factory):
+    """The RTL SRNet top of a random nf=4, nb=1 bundle with the LR anchor skip
+    (`anchor_add`: the net input fans out to conv_in and to the anchor core's skip
+    FIFO), pynq-z2 folding, 16-pixel line buffers; one Verilator build (cached by
+    content), a harness timeout so that a stalled top fails instead of hanging."""
+    from egvsr.golden import Bundle
+    from egvsr.golden.synth import random_bundle
+    from egvsr.rtl.generate import generate_srnet
+    from egvsr.rtl_tb.harness import Harness, dut_instance
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3))
+    g = tmp_path_factory.mktemp("anchor_top")
+    generate_srnet(b, g, board="pynq-z2", max_w=16)
+    meta = json.loads((g / "manifest.json").read_text())
+    h = Harness("verilator", [g / s for s in meta["sources"]], dut_instance("srnet_top", {}),
+                meta["in_bits"], meta["out_bits"], dim_bits=meta["dim_bits"], tag="srnet_anchor_top",
+                timeout=2_000_000)
+    return b, g, meta, h
+
+
+def test_top_anchor_structure(anchor_top):
+    """The net input forks (axis_fork) to conv_in and the anchor core; the anchor
+    core's own skip FIFO (3 channels x 8 bits) is sized from the graph's skip lag
+    as a residual add's is, and the top puts no 51-channel FIFO in front of it."""
+    from egvsr.golden.oplib.memory import skip_depth_log2
+    b, g, meta, _ = anchor_top
+    node = b.graph("srnet").node("anchor")
+    k, lag = node.skip
+    assert k == 1 and lag == 4
+    text = (g / "srnet_top.v").read_text()
+    assert "u_input_fork" in text and "u_anchor_skip" not in text
+    layer = next(m for m in meta["layers"] if m["name"] == "anchor")
+    p = layer["params"]
+    assert layer["skip_depth_log2"] == p["SKIP_DEPTH_LOG2"] == skip_depth_log2(lag, 16)
+    assert (p["SKIP_C"], p["REPEAT"], p["B_C"]) == (3, 16, 51)
+    assert (p["A_SHIFT"], p["B_SHIFT"]) == (0, 1) and p["SHIFT"] == 1   # conv_sub at -9, input at -8
+    assert "anchor_add.v" in meta["sources"]
+
+
+def test_top_anchor_real_frames_bit_exact(anchor_top, real_frames):
+    """The anchor top on real carphone crops equals golden `run_srnet` bit for bit:
+    two 8x12 frames back to back under random input gaps and output back-pressure
+    (the net input's fork and the skip FIFO under back-pressure), then a 5x7 frame."""
+    from egvsr.golden import run_srnet
+    from egvsr.golden.graph import run_graph
+    from egvsr.golden import ops
+    b, g, meta, h = anchor_top
+    frames = np.stack([_srnet_inputs(real_frames[i:i + 2], [(40, 60, 8, 12)])[0] for i in (0, 1)])
+    small = _srnet_inputs(real_frames[2:4], [(90, 100, 5, 7)])[0]
+    # the skip matters: without lr_curr the anchor's output would differ almost everywhere
+    keep = run_graph(b, "srnet", frames[0], keep=True)
+    L = b.layer("srnet", "anchor")
+    no_skip = ops.anchor_add(keep["conv_sub"], np.zeros_like(frames[0]), b.layer("srnet", "conv_sub")["out_exp"],
+                             -8, 16, L["out_exp"], L["out_bits"], L["out_signed"])
+    assert np.mean(no_skip != keep["anchor"]) > 0.5
+    for xs, gap, bp, tag in ((frames, 30, 40, "bp"), (small[None], 0, 0, "small")):
+        out, st = h.stream(xs.astype(np.int64), 8, 3, 8, False, out_pixels=meta["out_pixels"],
+                           scale=meta["scale"], cwd=g, gap=gap, bp=bp, tag=tag)
+        for i, x in enumerate(xs):
+            exp = run_srnet(b, x)
+            bad = np.argwhere(out[i] != exp)
+            assert bad.size == 0, f"{tag} frame {i}: {len(bad)} mismatches, first {bad[:5].tolist()}"
+        H, W = xs.shape[1:3]
+        assert st["tlast_count"] == len(xs) * 4 * H, st
+
+
+def test_lint_anchor_top(tmp_path):
+    """verilator --lint-only -Wall of a generated anchor top (the net input's fork,
+    the anchor core with its skip FIFO): clean."""
+    from egvsr.golden import Bundle
+    from egvsr.golden.synth import random_bundle
+    from egvsr.rtl.generate import generate_srnet
+    from egvsr.rtl_tb.lint import lint_top
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3))
+    top = generate_srnet(b, tmp_path / "g", board="pynq-z2", max_w=64)
+    assert lint_top(top.parent) == ""
