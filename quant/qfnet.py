@@ -36,7 +36,7 @@ class QuantFNet(nn.Module):
         self.flow_conv1 = qconv(w2, w1, spec, **kw)
         self.flow_conv1_act = qact(spec, True, act_quant)
         self.flow_conv2 = qconv(w1, 2, spec, **kw)
-        self.flow_conv2_act = qact(spec, True, act_quant)
+        self.flow_conv2_act = qact(spec, True, act_quant, bits=spec.flow_bits)  # the tanh table's index
 
     def _conv(self, name, x, leaky=True):
         y = getattr(self, name)(x)

@@ -21,11 +21,11 @@ def qconv(cin, cout, spec: QuantSpec, weight_quant=None, bias_q=None):
                            weight_bit_width=spec.w_bits, bias_quant=bq, return_quant_tensor=False)
 
 
-def qact(spec: QuantSpec, signed: bool, act_quant=None, relu: bool = False):
+def qact(spec: QuantSpec, signed: bool, act_quant=None, relu: bool = False, bits: int | None = None):
     aq = (ActQuant if signed else UActQuant) if act_quant is None else act_quant
     check_quantizer(aq, "act")
     cls = qnn.QuantReLU if relu else qnn.QuantIdentity
-    return cls(act_quant=aq, bit_width=spec.a_bits, return_quant_tensor=True)
+    return cls(act_quant=aq, bit_width=spec.a_bits if bits is None else bits, return_quant_tensor=True)
 
 
 class QuantSRNet(nn.Module):

@@ -12,8 +12,9 @@ Hardware-friendly choices where the float network has none, per preset:
   so the output code is the output pixel.
 - The residual trunk of SRNet uses one shared quantizer on both inputs of
   each add (``q_trunk{k}``); the add is then an integer add + shift.
-- ``tanh(x) * 24`` is a table over the int8 codes of the flow head
-  (golden.ops.tanh_flow_lut); the LR flow has ``lr_frac_bits`` fraction bits
+- ``tanh(x) * 24`` is a table over the codes of the flow head
+  (golden.ops.tanh_flow_lut), int8 by default, ``flow_bits`` up to 16
+  (spec ``w8a8-f16``: finer flow steps, a 64 Ki-entry host table); the LR flow has ``lr_frac_bits`` fraction bits
   and the HR flow ``hr_frac_bits``.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ class QuantSpec:
     leaky_shift: int = 2
     lr_frac_bits: int = 8
     hr_frac_bits: int = 4
+    flow_bits: int = 8  # FNet's flow head (flow_conv2), the index of the tanh table (host)
 
     def __post_init__(self):
         if not 2 <= self.w_bits <= 8:
@@ -48,6 +50,9 @@ class QuantSpec:
             raise QuantizerError(f"activation bit width {self.a_bits} is not supported: use 2..16")
         if self.b_bits not in (16, 32):
             raise QuantizerError(f"bias bit width {self.b_bits} is not supported: use 16 or 32")
+        if not 8 <= self.flow_bits <= 16:
+            raise QuantizerError(f"flow head bit width {self.flow_bits} is not supported: use 8..16 "
+                                 "(the tanh_flow table has 2**flow_bits int16 entries)")
         if not 0 <= self.leaky_shift <= 8:
             raise QuantizerError("leaky_shift must be 0..8 (slope 2**-leaky_shift)")
 
@@ -55,7 +60,9 @@ class QuantSpec:
         return asdict(self)
 
 
-QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16), "w4a8": QuantSpec("w4a8", w_bits=4)}
+QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16), "w4a8": QuantSpec("w4a8", w_bits=4),
+               # the flow head at 16 bits: FNet runs on the host (golden), so no fabric cost
+               "w8a8-f16": QuantSpec("w8a8-f16", flow_bits=16)}
 
 IMAGE_EXP = -8
 

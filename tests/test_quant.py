@@ -173,3 +173,18 @@ def test_anchor_skip_golden_brevitas_qonnx(real_frames, tmp_path):
     export_qonnx_srnet(m, tmp_path / "s.onnx", 16, 24)
     q = execute_qonnx(tmp_path / "s.onnx", x[None].astype(np.float32) / 256)[0]
     assert np.array_equal(np.round(q * 256).transpose(1, 2, 0), g)
+
+
+def test_16_bit_flow_head_full_step_matches_golden(real_frames):
+    """Spec w8a8-f16: the flow head (the tanh table's index) at 16 bits; Brevitas == golden over a sequence."""
+    torch.manual_seed(2)
+    m = QuantEGVSR("tiny-anchor", "w8a8-f16").eval()
+    b = Bundle(*build_bundle(m))
+    assert b.layer("fnet", "flow_conv2")["out_bits"] == 16
+    frames = real_frames[:3, 20:36, 30:54]
+    g = run_sequence(b, frames)
+    assert np.array_equal(np.stack(list(m.infer_frames(list(frames)))), g)
+    flow = run_graph(b, "fnet", np.concatenate([frames[1], frames[0]], -1), keep=True)["flow_conv2"]
+    assert np.abs(flow).max() > 127  # codes beyond int8: the head really is 16-bit
+    with pytest.raises(QuantizerError, match="flow head bit width"):
+        QuantSpec(flow_bits=20)
