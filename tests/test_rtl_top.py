@@ -221,8 +221,9 @@ def _full_parallel_top(tmp_root):
     g = tmp_root / "full"
     generate_srnet(b, g, max_w=32)       # no board / parallelism: every conv fully parallel
     meta = json.loads((g / "manifest.json").read_text())
+    # -O0: ~1.8k unrolled multipliers compile several times faster; 3 small frames run in a second
     h = Harness("verilator", [g / s for s in meta["sources"]], dut_instance("srnet_top", {}),
-                meta["in_bits"], meta["out_bits"], tag="srnet_full_ii")
+                meta["in_bits"], meta["out_bits"], tag="srnet_full_ii", vflags=["-CFLAGS", "-O0"])
     return b, g, meta, h
 
 
