@@ -161,15 +161,22 @@ def generate_tcl(board, sha256, lr_h, lr_w, ip_repo, accel_vlnv=ACCEL_VLNV,
     return "\n".join(lines) + "\n"
 
 
+#: the smallest LR frame an overlay's metadata admits: both SRNet cores (HLS and RTL) take
+#: run-time sizes from regmap.MIN_LR up to their build size, FNet on the host needs 8x8
+LR_MIN = (8, 8)
+
+
 def write_build(out, board, sha256, lr_h, lr_w, ip_repo, preset=None, **kw):
-    """Write ``out/egvsr_<board>.tcl`` and ``out/egvsr.egvsr.json``."""
+    """Write ``out/egvsr_<board>.tcl`` and ``out/egvsr.egvsr.json`` (frames from
+    :data:`LR_MIN` up to ``lr_h x lr_w``)."""
     os.makedirs(out, exist_ok=True)
     tcl = os.path.join(out, f"egvsr_{board}.tcl")
     with open(tcl, "w") as f:
         f.write(generate_tcl(board, sha256, lr_h, lr_w, ip_repo, **kw))
     clk = kw.get("clock_mhz") or BOARDS[board]["clock_mhz"]
     m = _meta.make_meta(sha256, lr_h, lr_w, board=board, preset=preset,
-                        clock_mhz=clk, sg_length_width=length_width(lr_h, lr_w))
+                        clock_mhz=clk, sg_length_width=length_width(lr_h, lr_w),
+                        lr_min=(min(LR_MIN[0], int(lr_h)), min(LR_MIN[1], int(lr_w))))
     _meta.write_meta(os.path.join(out, kw.get("name", "egvsr") + ".bit"), m)
     return tcl
 

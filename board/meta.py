@@ -19,7 +19,8 @@ One DMA transfer moves one LR line: ``lr_width * in_bytes_per_pixel`` bytes
 in (MM2S) and the line's 4 HR rows, ``16 * lr_width * out_bytes_per_pixel``
 bytes, out (S2MM, ended by the core's TLAST); :func:`transfer_bytes`.
 ``lr_min`` is optional (absent: the core takes only ``lr_height x
-lr_width``, as the HLS wrapper does).
+lr_width``); ``board.bitstream.write_build`` writes ``[8, 8]``, as both
+SRNet cores (HLS and RTL) take run-time sizes up to their build size.
 
 ``ip.id`` is an AXI GPIO whose two input channels are tied to the first 64
 bits of the bundle hash (``id_words``), so the driver can check the hash in

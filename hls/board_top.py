@@ -22,24 +22,37 @@ on the wrapper); the code here is our own:
   pragmas); ``hls::stream<ap_axiu<...>>`` side channels.  The input loop
   counts lines by TLAST: a line of the wrong length (TLAST early or late, or
   a beat with TKEEP not all ones) sets the frame error bit and ERR_COUNT, is
-  zero-filled or cut to ``W`` pixels, and the network still receives exactly
-  ``H*W`` pixels, so every output block comes and the next frame is in step
+  zero-filled or cut to ``w`` pixels, and the network still receives exactly
+  ``h*w`` pixels, so every output block comes and the next frame is in step
   (no reset needed).
+- ``firmware/egvsr_srnet_rt.{h,cpp}`` and ``nnet_utils/nnet_runtime_size_stream.h``
+  (:mod:`egvsr.hls.runtime_top`): the network the wrapper calls, hls4ml's
+  model with run-time size stream layers.
 - ``build_prj_board.tcl``: hls4ml's ``build_prj.tcl`` with the wrapper as
-  top, exported as ``egvsr_srnet`` (``export_design -ipname``), so the block
-  design finds the VLNV it instantiates.
+  top and the run-time size network in place of hls4ml's top, exported as
+  ``egvsr_srnet`` (``export_design -ipname``), so the block design finds the
+  VLNV it instantiates.
 - ``csim/``: a C-simulation harness (``ctypes``) and a stand-in
   ``ap_axi_sdata.h`` for g++ (Vitis HLS uses its own header; the stand-in is
   never in the synthesis file list).
 
-Run-time frame size: hls4ml's stream layers take their frame size from
-compile-time configs (the conv line buffers are ``in_width`` long; the
-zero-padding, conv, clone, add and activation loops and the conv's end-of-frame
-counters use ``in_height``/``in_width``).  So the wrapper takes exactly the
-build size: LR_HEIGHT/LR_WIDTH other than MAX_HEIGHT/MAX_WIDTH set STATUS
-size error and end the call at once, consuming nothing.  A run-time height
-would need a height argument through every hls4ml stream layer; it is not
-done here.  The RTL top (``rtl/``) has run-time sizes.
+Run-time frame size: one build takes every LR frame from ``regmap.MIN_LR``
+x ``regmap.MIN_LR`` up to its build size (the size of the hls4ml project,
+reported in MAX_HEIGHT/MAX_WIDTH), as the RTL top does.  hls4ml's own stream
+layers take their frame size from compile-time configs, so the wrapper does not
+call hls4ml's top ``egvsr_srnet`` but ``egvsr_srnet_rt(in, out, h, w)``
+(:mod:`egvsr.hls.runtime_top`): the same layers, types, weights, FIFO depths
+and configs, each layer one of our run-time size stream layers (buffers sized
+for the build size, loops over the frame's ``h x w``).  The input
+loop, the network and the output loop all run LR_HEIGHT x LR_WIDTH; a size
+outside ``[MIN_LR, MAX_HEIGHT] x [MIN_LR, MAX_WIDTH]`` sets STATUS size error
+and ends the call at once, consuming nothing.
+
+The C simulation runs the dataflow processes one after the other with
+unbounded streams; a process that reads more or fewer words than its producer
+wrote (the symptom of a wrong frame size somewhere, a hang or a frame out of
+step in hardware) makes ``hls_stream.h`` (or our DepthToSpace) print a
+warning, which :meth:`BoardTop.start` turns into an error.
 
 A start with a size of 0 (a size error) is the driver's identify call: the
 HLS core's read-only registers (ID, MAX size, VERSION) are outputs of the
@@ -48,8 +61,11 @@ function and hold their values only after one call.
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +75,8 @@ import numpy as np
 from egvsr.board import meta as bmeta
 from egvsr.board import regmap
 from egvsr.board.bitstream import ACCEL_PORTS, ACCEL_VLNV, CORE_IN_BYTES, CORE_OUT_BYTES
+
+from .runtime_top import write_runtime_top
 
 __all__ = ["BoardTop", "write_board_top", "wrapper_name", "OUT_REGS", "PO"]
 
@@ -85,7 +103,7 @@ def _regs_decl() -> tuple[list, list]:
     return ins, outs
 
 
-def _header(project, top, h, w, p, sha256) -> str:
+def _header(project, top, rt, h, w, p, sha256) -> str:
     ins, outs = _regs_decl()
     id_lo, id_hi = bmeta.id_words(sha256)
     args = ",\n    ".join([f"hls::stream<in_beat_t> &{ACCEL_PORTS['in']}",
@@ -99,16 +117,16 @@ def _header(project, top, h, w, p, sha256) -> str:
 #include "ap_int.h"
 #include "hls_stream.h"
 
-#include "{project}.h"
+#include "{rt}.h"
 
 namespace egvsr_board {{
-static const unsigned H = {h};            // LR lines per frame (build size = MAX_HEIGHT)
-static const unsigned W = {w};            // LR pixels per line (build size = MAX_WIDTH)
-static const unsigned P = {p};            // HR pixels per hls4ml output word
+static const unsigned H = {h};            // the most LR lines per frame (build size = MAX_HEIGHT)
+static const unsigned W = {w};            // the most LR pixels per line (build size = MAX_WIDTH)
+static const unsigned MIN_LR = {regmap.MIN_LR};        // the fewest lines / pixels per line (regmap.MIN_LR)
+static const unsigned P = {p};            // HR pixels per network output word
 static const unsigned IN_BYTES = {CORE_IN_BYTES};    // one LR pixel per input beat (51 channels + pad)
 static const unsigned OUT_BYTES = {CORE_OUT_BYTES};    // bytes per output beat (CORE_OUT_BYTES)
 static const unsigned PO = OUT_BYTES / 4;   // HR pixels (R, G, B, 0) per output beat
-static const unsigned BLOCK_PIXELS = 16 * W;  // HR pixels per LR line: 4 HR rows of 4W
 static const unsigned ID_LO = 0x{id_lo:08x}u;
 static const unsigned ID_HI = 0x{id_hi:08x}u;
 static const unsigned VERSION = {regmap.REGMAP_VERSION};
@@ -127,7 +145,7 @@ void {top}(
 """
 
 
-def _source(project, top, n_in, n_out_ch) -> str:
+def _source(project, top, rt, h, w, n_in, n_out_ch) -> str:
     ins, outs = _regs_decl()
     pin, pout = ACCEL_PORTS["in"], ACCEL_PORTS["out"]
     args = ",\n    ".join([f"hls::stream<in_beat_t> &{pin}", f"hls::stream<out_beat_t> &{pout}"]
@@ -139,28 +157,34 @@ def _source(project, top, n_in, n_out_ch) -> str:
         pragmas.append(f"    #pragma HLS INTERFACE mode=s_axilite port={_arg(n)} bundle=control "
                        f"offset=0x{regmap.offset(n):02x}")
     pragmas = "\n".join(pragmas)
+    lo = regmap.MIN_LR
     return f"""// {top}: board IP wrapper of the hls4ml top {project} (generated by egvsr.hls.board_top).
 //
 // Ports (board/bitstream.py ACCEL_PORTS): {pin} (AXI4-Stream in, one LR pixel of {n_in}
 // channels + pad per {CORE_IN_BYTES}-byte beat, TLAST on each line's last pixel), {pout}
 // (AXI4-Stream out, {CORE_OUT_BYTES // 4} HR pixel(s) R,G,B,0 per {CORE_OUT_BYTES}-byte beat, TLAST on the last
 // beat of each LR line's 4 HR rows), s_axi_control (egvsr.board.regmap), ap_clk, ap_rst_n.
-// One call (ap_start .. ap_done) is one frame.
+// One call (ap_start .. ap_done) is one frame of LR_HEIGHT x LR_WIDTH pixels, each within
+// [MIN_LR, MAX_*] = [{lo}, {h}] x [{lo}, {w}]; the network is {rt} (egvsr.hls.runtime_top), the
+// hls4ml model with run-time size layers.
 #include "{top}.h"
 
 using namespace egvsr_board;
 
-// Input: H lines, each ended by TLAST. A line of the wrong length or with a partial
+// Input: h lines, each ended by TLAST. A line of the wrong length or with a partial
 // beat sets err; short lines are zero-filled, long ones cut at their TLAST, so the
-// network always gets H*W pixels and the next frame starts in step.
-static void read_lines(hls::stream<in_beat_t> &in, hls::stream<input_t> &net_in, ap_uint<1> &frame_err) {{
+// network always gets h*w pixels and the next frame starts in step.
+static void read_lines(hls::stream<in_beat_t> &in, hls::stream<input_t> &net_in, unsigned h, unsigned w,
+                       ap_uint<1> &frame_err) {{
     ap_uint<1> err = 0;
 ReadLines:
-    for (unsigned y = 0; y < H; y++) {{
+    for (unsigned y = 0; y < h; y++) {{
+        #pragma HLS LOOP_TRIPCOUNT min={lo} max={h}
         bool ended = false;
     ReadPixels:
-        for (unsigned x = 0; x < W; x++) {{
+        for (unsigned x = 0; x < w; x++) {{
             #pragma HLS PIPELINE II=1
+            #pragma HLS LOOP_TRIPCOUNT min={lo} max={w}
             input_t pix;
             in_beat_t beat;
             beat.data = 0;
@@ -168,7 +192,7 @@ ReadLines:
                 beat = in.read();
                 ended = beat.last;
                 if (!beat.keep.and_reduce()) err = 1;                      // partial beat (TKEEP)
-                if (ended && x != W - 1) err = 1;                          // TLAST early: short line
+                if (ended && x != w - 1) err = 1;                          // TLAST early: short line
             }}
         Unpack:
             for (unsigned c = 0; c < {n_in}; c++) {{
@@ -191,14 +215,17 @@ ReadLines:
 // Output: the network's words (P HR pixels each, raster order) as beats of PO HR
 // pixels (4 bytes each: R, G, B, 0), TLAST on the last beat of each LR line's block
 // of 4 HR rows.
-static void write_blocks(hls::stream<result_t> &net_out, hls::stream<out_beat_t> &out) {{
+static void write_blocks(hls::stream<result_t> &net_out, hls::stream<out_beat_t> &out, unsigned h, unsigned w) {{
+    const unsigned BLOCK_PIXELS = 16 * w;  // HR pixels per LR line: 4 HR rows of 4w
     result_t word;
     ap_uint<8 * OUT_BYTES> px = 0;
 WriteLines:
-    for (unsigned y = 0; y < H; y++) {{
+    for (unsigned y = 0; y < h; y++) {{
+        #pragma HLS LOOP_TRIPCOUNT min={lo} max={h}
     WritePixels:
         for (unsigned k = 0; k < BLOCK_PIXELS; k++) {{
             #pragma HLS PIPELINE II=1
+            #pragma HLS LOOP_TRIPCOUNT min={16 * lo} max={16 * w}
             unsigned p = k % P, q = k % PO;
             if (p == 0) word = net_out.read();
         Pack:
@@ -219,15 +246,16 @@ WriteLines:
     }}
 }}
 
-static void run_frame(hls::stream<in_beat_t> &in, hls::stream<out_beat_t> &out, ap_uint<1> &frame_err) {{
+static void run_frame(hls::stream<in_beat_t> &in, hls::stream<out_beat_t> &out, unsigned h, unsigned w,
+                      ap_uint<1> &frame_err) {{
     #pragma HLS DATAFLOW
     hls::stream<input_t> net_in("net_in");
     #pragma HLS STREAM variable=net_in depth=2
     hls::stream<result_t> net_out("net_out");
     #pragma HLS STREAM variable=net_out depth=2
-    read_lines(in, net_in, frame_err);
-    {project}(net_in, net_out);
-    write_blocks(net_out, out);
+    read_lines(in, net_in, h, w, frame_err);
+    {rt}(net_in, net_out, h, w);
+    write_blocks(net_out, out, h, w);
 }}
 
 void {top}(
@@ -241,13 +269,14 @@ void {top}(
     max_height = H;
     max_width = W;
     version = VERSION;
-    if (lr_height != H || lr_width != W) {{  // the only size this build takes; see egvsr.hls.board_top
+    const unsigned h = lr_height, w = lr_width;
+    if (h < MIN_LR || h > H || w < MIN_LR || w > W) {{  // outside [MIN_LR, MAX_*]: nothing is read
         status = STATUS_SIZE_ERROR;
         err_count = errors;
         return;
     }}
     ap_uint<1> frame_err = 0;
-    run_frame({pin}, {pout}, frame_err);
+    run_frame({pin}, {pout}, h, w, frame_err);
     if (frame_err) errors++;
     status = frame_err ? STATUS_FRAME_ERROR : 0;
     err_count = errors;
@@ -338,16 +367,20 @@ int egvsr_board_start(unsigned lr_height, unsigned lr_width, unsigned *regs,
 """
 
 
-def _board_tcl(project_dir: Path, project: str, top: str) -> str:
+def _board_tcl(project_dir: Path, project: str, top: str, rt: str) -> str:
     src = (project_dir / "build_prj.tcl").read_text()
     vendor, library, name, version = ACCEL_VLNV.split(":")
-    if "set_top ${project_name}\n" not in src or "export_design -format ip_catalog" not in src:
+    net = 'add_files firmware/${project_name}.cpp -cflags "-std=c++0x"\n'
+    tb = 'add_files -tb ${project_name}_test.cpp -cflags "-std=c++0x"\n'
+    if "set_top ${project_name}\n" not in src or "export_design -format ip_catalog" not in src \
+            or net not in src or tb not in src:
         raise RuntimeError(f"{project_dir}/build_prj.tcl: hls4ml's script changed (no set_top / "
-                           "export_design line); update egvsr.hls.board_top")
+                           "export_design / add_files line); update egvsr.hls.board_top")
     src = src.replace("set_top ${project_name}\n", f"set_top {top}\n", 1)
-    src = src.replace('add_files firmware/${project_name}.cpp -cflags "-std=c++0x"\n',
-                      'add_files firmware/${project_name}.cpp -cflags "-std=c++0x"\n'
+    # the run-time size network instead of hls4ml's fixed-size top (both define the weights)
+    src = src.replace(net, f'add_files firmware/{rt}.cpp -cflags "-std=c++0x"\n'
                       f'add_files firmware/{top}.cpp -cflags "-std=c++0x"\n', 1)
+    src = src.replace(tb, "", 1)  # hls4ml's test bench calls its fixed-size top
     lines = []
     for line in src.splitlines(keepends=True):
         if "export_design -format ip_catalog" in line:
@@ -357,7 +390,9 @@ def _board_tcl(project_dir: Path, project: str, top: str) -> str:
         lines.append(line)
     head = (f"# Vitis HLS build of the board IP {ACCEL_VLNV}: hls4ml's build_prj.tcl with the\n"
             f"# wrapper {top} as top (generated by egvsr.hls.board_top). Run as hls4ml runs\n"
-            f"# build_prj.tcl: vitis-run --tcl build_prj_board.tcl --mode hls (options in build_opt.tcl).\n")
+            f"# build_prj.tcl: vitis-run --tcl build_prj_board.tcl --mode hls (options in build_opt.tcl;\n"
+            f"# csim 0 and cosim 0 as make hls-synth writes them: hls4ml's test bench is for its\n"
+            f"# fixed-size top; this IP is C-simulated by egvsr.hls.board_top.BoardTop with g++).\n")
     return head + "".join(lines)
 
 
@@ -367,11 +402,16 @@ class BoardTop:
     project_dir: Path
     project: str
     top: str
+    #: the largest frame (the build size: MAX_HEIGHT, MAX_WIDTH); any size from
+    #: ``min_lr`` x ``min_lr`` up to it runs
     lr_height: int
     lr_width: int
     pixels_per_beat: int
     sha256: str
     files: dict = field(default_factory=dict)
+    min_lr: int = regmap.MIN_LR
+    #: the run-time size network (:class:`egvsr.hls.runtime_top.RuntimeTop`)
+    network: object = None
     compile_s: float = 0.0
     _lib: object = None
 
@@ -380,7 +420,7 @@ class BoardTop:
         return self.project_dir / "csim" / f"lib{self.top}_csim.so"
 
     def compile(self, opt: str = "-O1"):
-        """Build the C simulation (g++) of the wrapper + the hls4ml firmware."""
+        """Build the C simulation (g++) of the wrapper + the run-time size network."""
         if self._lib is not None:
             return self
         if shutil.which("g++") is None:
@@ -390,7 +430,7 @@ class BoardTop:
         cmd = ["g++", opt, "-std=c++14", "-fPIC", "-shared", "-w",
                f"-I{d / 'csim'}", f"-I{d / 'firmware'}", f"-I{d / 'firmware' / 'ap_types'}",
                f'-DWEIGHTS_DIR="{d / "firmware" / "weights"}"',
-               str(d / "firmware" / f"{self.project}.cpp"), str(d / "firmware" / f"{self.top}.cpp"),
+               str(self.files["rt_source"]), str(d / "firmware" / f"{self.top}.cpp"),
                str(d / "csim" / f"{self.top}_csim.cpp"), "-o", str(self.lib_path)]
         t = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -427,7 +467,8 @@ class BoardTop:
         return int(self._lib.egvsr_board_pending())
 
     def start(self, lr_height, lr_width, max_out=None):
-        """One call of the wrapper (ap_start .. ap_done). Returns ``(regs, data, last)``:
+        """One call of the wrapper (ap_start .. ap_done) with LR_HEIGHT, LR_WIDTH = ``lr_height``,
+        ``lr_width``. Returns ``(regs, data, last)``:
         the output registers by name, the output beats as uint32 pixels (R | G<<8 |
         B<<16, ``PO`` per beat, ``(n_beats, PO)``) and each beat's TLAST."""
         self.compile()
@@ -436,8 +477,16 @@ class BoardTop:
         data = np.zeros((max_out, PO), np.uint32)
         last = np.zeros(max_out, np.uint8)
         u8, u32 = ctypes.POINTER(ctypes.c_ubyte), ctypes.POINTER(ctypes.c_uint)
-        n = self._lib.egvsr_board_start(int(lr_height), int(lr_width), regs.ctypes.data_as(u32),
-                                        data.ctypes.data_as(u32), last.ctypes.data_as(u8), max_out)
+        with _CapturedOutput() as out:
+            n = self._lib.egvsr_board_start(int(lr_height), int(lr_width), regs.ctypes.data_as(u32),
+                                            data.ctypes.data_as(u32), last.ctypes.data_as(u8), max_out)
+        bad = [line for line in out.text.splitlines() if any(k in line for k in CSIM_STREAM_ERRORS)]
+        if bad:
+            raise RuntimeError(f"{self.top}: in the {lr_height}x{lr_width} call, processes of the C simulation "
+                               f"disagree on the frame's length (a run-time size bug; a hang or a frame out "
+                               f"of step in hardware): {'; '.join(bad[:4])}")
+        if out.text.strip():
+            sys.stderr.write(out.text)
         if n < 0:
             raise RuntimeError(f"{self.top}: more than {max_out} output beats in one call")
         return dict(zip(OUT_REGS, (int(v) for v in regs))), data[:n], last[:n].astype(bool)
@@ -452,7 +501,8 @@ class BoardTop:
         return beats
 
     def run_frame(self, x):
-        """One frame through the wrapper, as the driver sends it (one TLAST per line).
+        """One frame through the wrapper at its own size (any ``min_lr`` .. ``lr_height`` x
+        ``min_lr`` .. ``lr_width``), as the driver sends it (one TLAST per line).
         Returns ``(hr (4H, 4W, 3) uint8, regs, last)``."""
         h, w = np.shape(x)[:2]
         beats = self.line_beats(x)
@@ -468,8 +518,9 @@ class BoardTop:
 
 
 def write_board_top(core, sha256: str) -> BoardTop:
-    """Write the board wrapper, its Vitis script and its C-simulation harness into the
-    project of hls4ml SRNet top ``core`` (an :class:`egvsr.hls.cores.Core`)."""
+    """Write the board wrapper, the run-time size network (:mod:`egvsr.hls.runtime_top`), the
+    Vitis script and the C-simulation harness into the project of hls4ml SRNet top ``core``
+    (an :class:`egvsr.hls.cores.Core`, built at the largest frame the IP is to take)."""
     d = Path(core.project_dir)
     project = core.hls_model.config.get_project_name()
     top = wrapper_name(project)
@@ -485,15 +536,20 @@ def write_board_top(core, sha256: str) -> BoardTop:
                          f"{core.out_signed}); the board beat carries 8-bit R, G, B")
     if core.in_exp != -8:
         raise ValueError(f"{project}: input exponent {core.in_exp}, the board beat carries uint8 codes")
-    if CORE_OUT_BYTES % 4 or (16 * w) % PO:
+    if CORE_OUT_BYTES % 4 or 16 % PO:
         raise ValueError(f"output beats of {CORE_OUT_BYTES} bytes (CORE_OUT_BYTES) do not hold whole "
-                         f"4-byte pixels evenly over a {4 * w}-pixel HR row")
+                         "4-byte pixels evenly over the 16 HR pixels of an LR pixel")
     words = int(core.hls_model.get_output_variables()[0].shape[-1])
     p = words // 3
     if not _regs_fit(h, w):
         raise ValueError(f"LR frame {h}x{w} does not fit the 16-bit size registers of egvsr.board.regmap")
+    if min(h, w) < regmap.MIN_LR:
+        raise ValueError(f"{project}: a {h}x{w} build is below the smallest frame {regmap.MIN_LR}x"
+                         f"{regmap.MIN_LR} (regmap.MIN_LR) the IP must take")
     bmeta.id_words(sha256)  # a valid hash (ValueError otherwise)
+    net = write_runtime_top(core)  # NotImplementedError for a layer without a run-time size form
     files = {
+        **net.files,
         "header": d / "firmware" / f"{top}.h",
         "source": d / "firmware" / f"{top}.cpp",
         "tcl": d / "build_prj_board.tcl",
@@ -501,13 +557,43 @@ def write_board_top(core, sha256: str) -> BoardTop:
         "harness": d / "csim" / f"{top}_csim.cpp",
     }
     (d / "csim").mkdir(exist_ok=True)
-    files["header"].write_text(_header(project, top, h, w, p, sha256))
-    files["source"].write_text(_source(project, top, c_in, 3))
-    files["tcl"].write_text(_board_tcl(d, project, top))
+    files["header"].write_text(_header(project, top, net.name, h, w, p, sha256))
+    files["source"].write_text(_source(project, top, net.name, h, w, c_in, 3))
+    files["tcl"].write_text(_board_tcl(d, project, top, net.name))
     files["sdata_standin"].write_text(_SDATA_STANDIN)
     files["harness"].write_text(_harness(top))
     return BoardTop(project_dir=d, project=project, top=top, lr_height=h, lr_width=w,
-                    pixels_per_beat=p, sha256=sha256, files=files)
+                    pixels_per_beat=p, sha256=sha256, files=files, network=net)
+
+
+#: what the C simulation prints when two processes disagree on a frame's pixel count
+#: (hls_stream.h: a read of an empty stream, words left in a stream when it goes; our
+#: DepthToSpace: its input ended): on the hardware, a hang or a frame out of step
+CSIM_STREAM_ERRORS = ("is read while empty", "contains leftover data", "the input ended")
+
+
+class _CapturedOutput:
+    """The process's stdout and stderr (file descriptors 1 and 2, where the C++ side
+    writes) into a temporary file for the duration of a ``with`` block: ``.text``."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._tmp = tempfile.TemporaryFile()
+        self._saved = [os.dup(1), os.dup(2)]
+        for fd in (1, 2):
+            os.dup2(self._tmp.fileno(), fd)
+        return self
+
+    def __exit__(self, *exc):
+        ctypes.CDLL(None).fflush(None)
+        for fd, saved in zip((1, 2), self._saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+        self._tmp.seek(0)
+        self.text = self._tmp.read().decode(errors="replace")
+        self._tmp.close()
+        return False
 
 
 def _regs_fit(h, w) -> bool:

@@ -311,7 +311,16 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
             oh, ow = cfg["csim"]["odd_crop"]
             sims[(TOP, oh, ow)] = build_core(bundle, TOP, oh, ow, tmp / "csim" / f"{TOP}_{oh}x{ow}", board.part,
                                              board.clock_period_ns, reuse=reuse, pixels_per_beat=P)
-        boards = {key: write_board_top(core, bundle.sha256) for key, core in sims.items() if key[0] == TOP}
+        # the board IP (run-time frame size): one build at the crop; every top crop that fits it runs
+        # through that one build (the odd crop at run time), a larger one gets its own build
+        boards, board_runs = {}, []
+        for key in sorted((k for k in sims if k[0] == TOP), key=lambda k: (k[1:] != (ch, cw), k)):
+            _, h, w = key
+            host = next((k for k in boards if h <= k[1] and w <= k[2]), None)
+            if host is None:
+                host = key
+                boards[key] = write_board_top(sims[key], bundle.sha256)
+            board_runs.append((boards[host], h, w))
         to_compile = list(sims.values()) + ([full[TOP]] if cfg["csim"]["compile_full"] and TOP in full else [])
         with ThreadPoolExecutor(max(1, int(cfg["csim"]["jobs"]))) as ex:
             list(ex.map(lambda core: core.compile(), to_compile + list(boards.values())))
@@ -336,7 +345,7 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
             verdicts.append({"core": c, "crop": [h, w], "frames": int(len(xs)), "bit_exact": same,
                              "mismatches": 0 if same else int(np.sum(got != want)) if got.shape == want.shape else -1,
                              "csim_s": round(dt, 3), "compile_s": round(core.compile_s, 2)})
-        for (c, h, w), bt in boards.items():  # the board wrapper: beats in, beats out, as the DMA moves them
+        for bt, h, w in board_runs:  # the board wrapper: beats in, beats out, as the DMA moves them
             xs = csim_inputs(bundle, h, w, cfg["csim"]["clip"], int(cfg["csim"]["frames"]))
             t = time.perf_counter()
             got = [bt.run_frame(x) for x in xs]
@@ -344,7 +353,8 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
             want = [run_graph(bundle, NET, x) for x in xs]
             same = all(g[1]["STATUS"] == 0 and int(g[2].sum()) == h and np.array_equal(g[0], y)
                        for g, y in zip(got, want))
-            verdicts.append({"core": f"{bt.top} (board IP)", "crop": [h, w], "frames": int(len(xs)),
+            verdicts.append({"core": f"{bt.top} (board IP, max {bt.lr_height}x{bt.lr_width})", "crop": [h, w],
+                             "frames": int(len(xs)),
                              "bit_exact": bool(same),
                              "mismatches": 0 if same else int(sum(np.sum(g[0] != y) for g, y in zip(got, want))),
                              "csim_s": round(dt, 3), "compile_s": round(bt.compile_s, 2)})

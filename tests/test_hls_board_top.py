@@ -1,6 +1,7 @@
 """The board IP wrapper around the hls4ml SRNet top (`egvsr.hls.board_top`) in C
 simulation (g++): board beats in and out, bit-exact with golden on real carphone
-frames, TLAST per LR line, the register outputs, size and frame-sync errors."""
+frames, TLAST per LR line, the register outputs, size and frame-sync errors.
+Run-time frame sizes below the build size: tests/test_hls_runtime_size.py."""
 import numpy as np
 import pytest
 
@@ -68,10 +69,10 @@ def test_identify_call_and_size_error(board, bundle, xs):
     assert len(data) == 0 and regs["STATUS"] == regmap.STATUS_SIZE_ERROR
     assert (regs["ID_LO"], regs["ID_HI"]) == bmeta.id_words(bundle.sha256)
     assert (regs["MAX_HEIGHT"], regs["MAX_WIDTH"], regs["VERSION"]) == (H, W, regmap.REGMAP_VERSION)
-    # a size this build cannot do (width 15 or height 11): refused, the frame stays queued
+    # a size this build cannot do (above MAX_*, below MIN_LR): refused, the frame stays queued
     beats, last = _line_beats(xs[0])
     board.push(beats.reshape(-1, 56), last.reshape(-1))
-    for h, w in ((H, W - 1), (H - 1, W), (H, W + 1)):
+    for h, w in ((H, W + 1), (H + 1, W), (regmap.MIN_LR - 1, W), (H, regmap.MIN_LR - 1)):
         regs, data, _ = board.start(h, w)
         assert regs["STATUS"] == regmap.STATUS_SIZE_ERROR and len(data) == 0
         assert board.pending() == H * W
@@ -120,10 +121,12 @@ def test_frame_sync_error_then_next_frame_exact(board, bundle, xs, kind):
 def test_generated_files(board):
     src = board.files["source"].read_text()
     assert "hls::stream<in_beat_t> &s_axis" in src and "hls::stream<out_beat_t> &m_axis" in src
-    assert "egvsr_srnet(net_in, net_out);" in src and "#pragma HLS DATAFLOW" in src
+    assert "egvsr_srnet_rt(net_in, net_out, h, w);" in src and "#pragma HLS DATAFLOW" in src
     tcl = board.files["tcl"].read_text()
     assert "set_top egvsr_srnet_axi\n" in tcl
     assert "add_files firmware/egvsr_srnet_axi.cpp" in tcl
+    # the run-time size network, not hls4ml's fixed-size top (both define the weight arrays)
+    assert "add_files firmware/egvsr_srnet_rt.cpp" in tcl and "firmware/${project_name}.cpp" not in tcl
     assert "-vendor xilinx.com -library hls -ipname egvsr_srnet -version 1.0" in tcl
     # the C-simulation stand-in header is not a synthesis source
     assert "ap_axi_sdata" not in tcl and "csim/" not in tcl

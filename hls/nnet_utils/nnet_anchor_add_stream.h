@@ -16,6 +16,10 @@
 //
 // Both are one loop at II=1: one pixel per clock, all channels unrolled;
 // k / repeat is a constant per unrolled channel (wiring, no divider).
+//
+// The _rt forms take the frame's pixel count as an argument (at most the
+// config's n_pixels): the board IP's run-time size top (egvsr.hls.runtime_top).
+// The plain forms run the same loop over the config's n_pixels.
 #ifndef NNET_ANCHOR_ADD_STREAM_H_
 #define NNET_ANCHOR_ADD_STREAM_H_
 
@@ -31,13 +35,14 @@ struct channel_slice_config {
 };
 
 template <class data_T, class res_T, typename CONFIG_T>
-void channel_slice_stream(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+void channel_slice_stream_rt(hls::stream<data_T> &data, hls::stream<res_T> &res, unsigned n_pixels) {
     static_assert(CONFIG_T::n_out <= CONFIG_T::n_in, "channel_slice: more channels out than in");
     static_assert(data_T::size == CONFIG_T::n_in && res_T::size == CONFIG_T::n_out,
                   "channel_slice: stream word sizes do not match the config");
 ChannelSliceLoop:
-    for (unsigned i = 0; i < CONFIG_T::n_pixels; i++) {
+    for (unsigned i = 0; i < n_pixels; i++) {
         #pragma HLS PIPELINE II=1
+        #pragma HLS LOOP_TRIPCOUNT min=1 max=CONFIG_T::n_pixels
         data_T in_pix = data.read();
         res_T out_pix;
         PRAGMA_DATA_PACK(out_pix)
@@ -50,6 +55,12 @@ ChannelSliceLoop:
     }
 }
 
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_slice_stream(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    #pragma HLS INLINE
+    channel_slice_stream_rt<data_T, res_T, CONFIG_T>(data, res, CONFIG_T::n_pixels);
+}
+
 struct anchor_add_config {
     static const unsigned n_pixels = 1;  // words per frame (H * W)
     static const unsigned n_chan = 1;    // residual and output channels
@@ -58,7 +69,8 @@ struct anchor_add_config {
 };
 
 template <class resid_T, class skip_T, class res_T, typename CONFIG_T>
-void anchor_add_stream(hls::stream<resid_T> &resid, hls::stream<skip_T> &skip, hls::stream<res_T> &res) {
+void anchor_add_stream_rt(hls::stream<resid_T> &resid, hls::stream<skip_T> &skip, hls::stream<res_T> &res,
+                          unsigned n_pixels) {
     static_assert(CONFIG_T::n_chan == CONFIG_T::n_skip * CONFIG_T::repeat,
                   "anchor_add: n_chan must be n_skip * repeat");
     static_assert(resid_T::size == CONFIG_T::n_chan && skip_T::size == CONFIG_T::n_skip &&
@@ -68,8 +80,9 @@ void anchor_add_stream(hls::stream<resid_T> &resid, hls::stream<skip_T> &skip, h
     typedef typename skip_T::value_type skip_value_t;
     typedef decltype(resid_value_t() + skip_value_t()) sum_t;  // exact: no rounding, no overflow
 AnchorAddLoop:
-    for (unsigned i = 0; i < CONFIG_T::n_pixels; i++) {
+    for (unsigned i = 0; i < n_pixels; i++) {
         #pragma HLS PIPELINE II=1
+        #pragma HLS LOOP_TRIPCOUNT min=1 max=CONFIG_T::n_pixels
         resid_T r = resid.read();
         skip_T s = skip.read();
         res_T out_pix;
@@ -82,6 +95,12 @@ AnchorAddLoop:
         }
         res.write(out_pix);
     }
+}
+
+template <class resid_T, class skip_T, class res_T, typename CONFIG_T>
+void anchor_add_stream(hls::stream<resid_T> &resid, hls::stream<skip_T> &skip, hls::stream<res_T> &res) {
+    #pragma HLS INLINE
+    anchor_add_stream_rt<resid_T, skip_T, res_T, CONFIG_T>(resid, skip, res, CONFIG_T::n_pixels);
 }
 
 } // namespace nnet
