@@ -9,6 +9,7 @@ driver's own register writes and reads reach the IP's register file."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +208,7 @@ class RtlBoardEngine:
         h, w = (int(v) for v in expect)
         S, P = meta["scale"], meta["out_pixels"]
         run = s.run(lines, writes, reads, expect_beats=h * w * S * S // P,
-                    tag=f"run{self.runs % 2}")
+                    tag=f"run{os.getpid()}_{self.runs % 2}")  # per process: parallel runs share the build
         self.runs += 1
         self.last_run = run
         packets, tail = run.packets()
