@@ -4,7 +4,9 @@ Suites: ``model`` (float fps at 960x540), ``golden`` (golden vs qonnx vs
 onnxruntime), ``hls`` (C-sim fps, compile time, estimated board fps), ``rtl``
 (simulated cycles/s, II, yosys figures; the long regression), ``board``
 (simulated-device throughput), ``io`` (peak RSS of ``egvsr upscale`` on short
-and long clips: streaming keeps memory flat). Each writes its own JSON file.
+and long clips: streaming keeps memory flat), ``quality`` (the bundled models on
+the bundled clips) and, opt-in, ``skip`` (`flow.skip_compare`: the LR skip
+forms trained and measured against each other). Each writes its own JSON file.
 """
 from __future__ import annotations
 
@@ -149,11 +151,14 @@ SUITES = {
     "rtl": _rtl,
     "io": _io,
     "quality": _quality,
+    # opt-in (hours of CPU training unless build/skip/ holds the runs): egvsr bench --only skip
+    "skip": lambda out: __import__("egvsr.flow.skip_compare", fromlist=["main"]).main(out),
 }
+OPT_IN = ("skip",)
 
 
 def main(only=None) -> int:
-    names = [s.strip() for s in only.split(",")] if only else list(SUITES)
+    names = [s.strip() for s in only.split(",")] if only else [n for n in SUITES if n not in OPT_IN]
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         print(f"egvsr bench: unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)

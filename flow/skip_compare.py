@@ -1,0 +1,110 @@
+"""``egvsr bench --only skip``: the LR skip forms measured against each other (issue 10).
+
+One short recipe per form, all from the bundled ``tiny`` float checkpoint, on
+the still-image set of `egvsr.model.stills_set` (so carphone, bikes and
+bigbuckbunny are held out of this training and of its checkpoint selection;
+the init checkpoint itself was trained on bikes and bigbuckbunny, which the
+JSON records):
+
+1. float fine-tune, ``egvsr train --preset <p> --init pretrained/tiny_float.pth
+   --data <stills>/train --moving-prob 1 --val <stills>/val_rocket
+   --time-limit T`` (one thread),
+2. QAT (W8A8) from its best checkpoint, same data (not for ``bicubic``:
+   float only, the hardware flow has no HR bicubic op),
+3. ``egvsr export`` of the QAT checkpoint (the integer bundle),
+4. ``egvsr eval <clips> --compare --frames F --json`` with the float
+   checkpoint and the bundle (golden).
+
+Steps whose output exists under the run folder (``build/skip/<form>/``) are
+reused, so a run interrupted after training resumes at the evaluation. The
+results go to ``bench/results/skip.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path("build/skip")
+CLIPS = ("carphone", "bikes", "bigbuckbunny")
+#: form -> preset; ``none`` is the published form
+FORMS = {"none": "tiny", "anchor": "tiny-anchor", "bicubic": "tiny-bicubic"}
+FLOAT_ONLY = ("bicubic",)
+
+
+def _cli(*args, log=None):
+    cmd = [sys.executable, "-m", "egvsr.flow.cli", *map(str, args)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    t0 = time.time()
+    with open(log, "w") if log else open(os.devnull, "w") as f:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE if log is None else f, stderr=f, text=True, env=env)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(cmd[2:])} failed (rc {r.returncode}); see {log}")
+    return r, time.time() - t0
+
+
+def _summary(run: Path) -> dict:
+    p = run / "summary.json"
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tuple(FORMS)) -> int:
+    from egvsr.golden.bundle import PRETRAINED
+    from egvsr.model.stills_set import write_stills_set
+    data = ROOT / "stills"
+    if not (data / "val_rocket").is_dir():
+        write_stills_set(data)
+    res = {"what": "LR skip forms of tiny, each fine-tuned for a fixed time from the bundled tiny float "
+                   "checkpoint on the still set, QAT W8A8 on the same, evaluated (float and golden W8A8) "
+                   f"on the first {frames} frames of the three bundled clips, BD x4, PSNR-Y",
+           "host": platform.node(), "init": "pretrained/tiny_float.pth",
+           "init_trained_on": ["bikes", "bigbuckbunny", "skimage stills"],
+           "trained_on": "model/stills_set.py TRAIN_STILLS", "selected_on": "rocket moved by whole pixels",
+           "time_limits_of_new_runs_s": {"train": train_s, "qat": qat_s},
+           "note": "reused runs keep their own budget: see each form's train/qat seconds and iterations",
+           "forms": {}}
+    for form in forms:
+        preset, d = FORMS[form], ROOT / form
+        d.mkdir(parents=True, exist_ok=True)
+        common = ["--data", data / "train", "--moving-prob", 1, "--val", data / "val_rocket",
+                  "--iterations", 100000, "--val-every", 250]
+        if not (d / "train" / "best.pth").is_file():
+            _cli("train", "--preset", preset, "--out", d / "train", "--init", PRETRAINED / "tiny_float.pth",
+                 "--time-limit", train_s, *common, log=d / "train.log")
+        entry = {"preset": preset, "train": _summary(d / "train")}
+        bundle = None
+        if form not in FLOAT_ONLY:
+            if not (d / "qat" / "best.pth").is_file():
+                _cli("qat", "--from", d / "train" / "best.pth", "--quant", "w8a8", "--out", d / "qat",
+                     "--time-limit", qat_s, *common, log=d / "qat.log")
+            entry["qat"] = _summary(d / "qat")
+            bundle = d / "export" / f"{preset.replace('-', '_')}_w8a8.json"
+            if not bundle.is_file():
+                _cli("export", "--checkpoint", d / "qat" / "best.pth", "-o", bundle.with_suffix(""),
+                     log=d / "export.log")
+        args = ["eval", *CLIPS, "--compare", "--json", "--frames", frames, "--checkpoint", d / "train" / "best.pth"]
+        if bundle is not None:
+            args += ["--bundle", bundle]
+        r, secs = _cli(*args)
+        ev = json.loads(r.stdout)
+        if bundle is None:   # float only: the table's quantized column is the bundled default bundle
+            for c in ev["clips"]:
+                for k in ("quant", "colour_bias", "quant_minus_float_db", "colour_flag"):
+                    c.pop(k, None)
+            ev.pop("colour_flagged", None)
+            for k in list(ev.get("mean", {})):
+                if k.startswith("quant") or k.startswith("colour"):
+                    ev["mean"].pop(k)
+        entry.update(eval=ev, eval_seconds=round(secs, 1))
+        res["forms"][form] = entry
+        Path(out).write_text(json.dumps(res, indent=1, default=str))  # partial results survive a failure
+    return 0
+
+
+def main(out) -> int:
+    return run(out, train_s=int(os.environ.get("EGVSR_SKIP_TRAIN_S", 3000)),
+               qat_s=int(os.environ.get("EGVSR_SKIP_QAT_S", 1500)))

@@ -1,0 +1,48 @@
+"""`egvsr bench`: opt-in suites stay out of `make bench`; the skip comparison reuses finished runs."""
+import json
+
+from egvsr.flow import bench, skip_compare
+
+
+def test_opt_in_suites_run_only_when_named(monkeypatch, tmp_path):
+    ran = []
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    monkeypatch.setattr(bench, "SUITES", {n: (lambda out, n=n: ran.append(n) or 0) for n in ("a", "skip")})
+    assert bench.main() == 0 and ran == ["a"]
+    assert bench.main("skip") == 0 and ran == ["a", "skip"]
+    assert bench.main("nope") == 2
+
+
+def test_skip_compare_reuses_finished_steps(monkeypatch, tmp_path):
+    """Only missing steps run; a float-only form gets no QAT, export or quantized columns."""
+    monkeypatch.setattr(skip_compare, "ROOT", tmp_path)
+    (tmp_path / "stills" / "val_rocket").mkdir(parents=True)
+    for f in ("anchor", "bicubic"):
+        (tmp_path / f / "train").mkdir(parents=True)
+        (tmp_path / f / "train" / "best.pth").write_bytes(b"x")
+        (tmp_path / f / "train" / "summary.json").write_text(json.dumps({"iterations": 7}))
+    calls = []
+    clip = {"clip": "carphone", "float": {"psnr_y": 1.0}, "quant": {"psnr_y": 0.9}, "colour_bias": {},
+            "quant_minus_float_db": -0.1, "colour_flag": False}
+
+    class R:
+        stdout = json.dumps({"clips": [clip], "mean": {"float": 1, "quant": 0.9}, "colour_flagged": []})
+
+    def fake_cli(*args, log=None):
+        calls.append(args[0])
+        if args[0] == "qat":
+            (tmp_path / "anchor" / "qat").mkdir(parents=True, exist_ok=True)
+        if args[0] == "export":
+            stem = args[args.index("-o") + 1]
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            stem.with_suffix(".json").write_text("{}")
+        return R(), 0.5
+    monkeypatch.setattr(skip_compare, "_cli", fake_cli)
+    out = tmp_path / "skip.json"
+    assert skip_compare.run(out, forms=("anchor", "bicubic")) == 0
+    assert calls == ["qat", "export", "eval", "eval"]      # no training: both best.pth exist
+    res = json.loads(out.read_text())
+    assert res["forms"]["anchor"]["train"] == {"iterations": 7}
+    assert "quant" in res["forms"]["anchor"]["eval"]["clips"][0]
+    assert "quant" not in res["forms"]["bicubic"]["eval"]["clips"][0]
+    assert "quant" not in res["forms"]["bicubic"]["eval"]["mean"]
