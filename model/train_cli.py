@@ -115,7 +115,8 @@ def train_main(args) -> int:
     from .egvsr import EGVSR
     from .train import run_training
     cfg = config_from_args(args)
-    dataset = dataset_from_config(cfg, log=_log)  # bad --data fails here, before anything is written
+    # bad --data fails here, before anything is written; under torchrun only rank 0 logs the set-up
+    dataset = dataset_from_config(cfg, log=_log if os.environ.get("RANK", "0") == "0" else None)
     from dataclasses import replace
 
     from .presets import get_preset

@@ -6,6 +6,7 @@ training steps, then learn their power-of-two scales.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def qat_main(args) -> int:
     from .checkpoint import save_qcheckpoint
     from .qegvsr import QuantEGVSR
     cfg = config_from_args(args)  # every option checked before anything is loaded or written
-    dataset = dataset_from_config(cfg, log=lambda m: print(m, file=sys.stderr))  # bad --data fails here
+    log = (lambda m: print(m, file=sys.stderr)) if os.environ.get("RANK", "0") == "0" else None  # torchrun: rank 0
+    dataset = dataset_from_config(cfg, log=log)  # bad --data fails here
     src = Path(args.from_ckpt) if args.from_ckpt else DEFAULT_FLOAT
     fmodel = load_model(src, None if args.preset in (None, "auto") else args.preset)
     if fmodel.preset.degradation != args.degradation:
