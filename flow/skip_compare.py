@@ -9,8 +9,9 @@ JSON records):
 1. float fine-tune, ``egvsr train --preset <p> --init pretrained/tiny_float.pth
    --data <stills>/train --moving-prob 1 --val <stills>/val_rocket
    --time-limit T`` (one thread),
-2. QAT (W8A8) from its best checkpoint, same data (not for ``bicubic``:
-   float only, the hardware flow has no HR bicubic op),
+2. QAT (W8A8; ``anchor-f16``: spec w8a8-f16 from the ``anchor`` float run)
+   from its best checkpoint, same data (not for ``bicubic``: float only, the
+   hardware flow has no HR bicubic op),
 3. ``egvsr export`` of the QAT checkpoint (the integer bundle),
 4. ``egvsr eval <clips> --compare --frames F --json`` with the float
    checkpoint and the bundle (golden).
@@ -31,9 +32,10 @@ from pathlib import Path
 
 ROOT = Path("build/skip")
 CLIPS = ("carphone", "bikes", "bigbuckbunny")
-#: form -> preset; ``none`` is the published form
-FORMS = {"none": "tiny", "anchor": "tiny-anchor", "bicubic": "tiny-bicubic"}
-FLOAT_ONLY = ("bicubic",)
+#: form -> (preset, quantization spec or None for float only, form whose float run it reuses);
+#: ``none`` is the published form; ``anchor-f16`` adds the 16-bit flow head (spec w8a8-f16)
+FORMS = {"none": ("tiny", "w8a8", None), "anchor": ("tiny-anchor", "w8a8", None),
+         "anchor-f16": ("tiny-anchor", "w8a8-f16", "anchor"), "bicubic": ("tiny-bicubic", None, None)}
 
 
 def _cli(*args, log=None):
@@ -68,25 +70,27 @@ def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tup
            "note": "reused runs keep their own budget: see each form's train/qat seconds and iterations",
            "forms": {}}
     for form in forms:
-        preset, d = FORMS[form], ROOT / form
+        preset, spec, float_of = FORMS[form]
+        d = ROOT / form
+        fd = ROOT / (float_of or form)   # the float run (shared by forms that differ in quantization only)
         d.mkdir(parents=True, exist_ok=True)
         common = ["--data", data / "train", "--moving-prob", 1, "--val", data / "val_rocket",
                   "--iterations", 100000, "--val-every", 250]
-        if not (d / "train" / "best.pth").is_file():
-            _cli("train", "--preset", preset, "--out", d / "train", "--init", PRETRAINED / "tiny_float.pth",
-                 "--time-limit", train_s, *common, log=d / "train.log")
-        entry = {"preset": preset, "train": _summary(d / "train")}
+        if not (fd / "train" / "best.pth").is_file():
+            _cli("train", "--preset", preset, "--out", fd / "train", "--init", PRETRAINED / "tiny_float.pth",
+                 "--time-limit", train_s, *common, log=fd / "train.log")
+        entry = {"preset": preset, "quant": spec, "float_run": fd.name, "train": _summary(fd / "train")}
         bundle = None
-        if form not in FLOAT_ONLY:
+        if spec is not None:
             if not (d / "qat" / "best.pth").is_file():
-                _cli("qat", "--from", d / "train" / "best.pth", "--quant", "w8a8", "--out", d / "qat",
+                _cli("qat", "--from", fd / "train" / "best.pth", "--quant", spec, "--out", d / "qat",
                      "--time-limit", qat_s, *common, log=d / "qat.log")
             entry["qat"] = _summary(d / "qat")
-            bundle = d / "export" / f"{preset.replace('-', '_')}_w8a8.json"
+            bundle = d / "export" / f"{preset.replace('-', '_')}_{spec.replace('-', '_')}.json"
             if not bundle.is_file():
                 _cli("export", "--checkpoint", d / "qat" / "best.pth", "-o", bundle.with_suffix(""),
                      log=d / "export.log")
-        args = ["eval", *CLIPS, "--compare", "--json", "--frames", frames, "--checkpoint", d / "train" / "best.pth"]
+        args = ["eval", *CLIPS, "--compare", "--json", "--frames", frames, "--checkpoint", fd / "train" / "best.pth"]
         if bundle is not None:
             args += ["--bundle", bundle]
         r, secs = _cli(*args)

@@ -31,7 +31,7 @@ def test_skip_compare_reuses_finished_steps(monkeypatch, tmp_path):
     def fake_cli(*args, log=None):
         calls.append(args[0])
         if args[0] == "qat":
-            (tmp_path / "anchor" / "qat").mkdir(parents=True, exist_ok=True)
+            calls.append((str(args[args.index("--from") + 1]), args[args.index("--quant") + 1]))
         if args[0] == "export":
             stem = args[args.index("-o") + 1]
             stem.parent.mkdir(parents=True, exist_ok=True)
@@ -39,10 +39,14 @@ def test_skip_compare_reuses_finished_steps(monkeypatch, tmp_path):
         return R(), 0.5
     monkeypatch.setattr(skip_compare, "_cli", fake_cli)
     out = tmp_path / "skip.json"
-    assert skip_compare.run(out, forms=("anchor", "bicubic")) == 0
-    assert calls == ["qat", "export", "eval", "eval"]      # no training: both best.pth exist
+    assert skip_compare.run(out, forms=("anchor", "anchor-f16", "bicubic")) == 0
+    # no training (the best.pth exist; anchor-f16 reuses anchor's float run), QAT with each spec
+    anchor_best = str(tmp_path / "anchor" / "train" / "best.pth")
+    assert calls == ["qat", (anchor_best, "w8a8"), "export", "eval",
+                     "qat", (anchor_best, "w8a8-f16"), "export", "eval", "eval"]
     res = json.loads(out.read_text())
     assert res["forms"]["anchor"]["train"] == {"iterations": 7}
     assert "quant" in res["forms"]["anchor"]["eval"]["clips"][0]
+    assert res["forms"]["anchor-f16"]["float_run"] == "anchor" and res["forms"]["anchor-f16"]["quant"] == "w8a8-f16"
     assert "quant" not in res["forms"]["bicubic"]["eval"]["clips"][0]
     assert "quant" not in res["forms"]["bicubic"]["eval"]["mean"]
