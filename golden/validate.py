@@ -48,6 +48,7 @@ class _Checker:
     def __init__(self, where: str):
         self.where = where
         self.ctx = where
+        self.version = SCHEMA_VERSION  # the manifest's schema_version, set by `validate`
 
     def fail(self, msg: str, fix: str = "re-export the bundle with a fixed quant/export step"):
         raise BundleError(f"{self.where}: {msg}; {fix}")
@@ -136,7 +137,7 @@ def _net(c: _Checker, net: str, spec: dict, arrays: dict, image: dict, flow: dic
         if op not in oplib.registry():
             c.fail(f"{net} layer {name!r} has unknown op {op!r} (known: {oplib.names()})",
                    "use an op of this egvsr version, or register the op's module (EGVSR_OPS)")
-        if oplib.get(op).since_schema > getattr(c, "version", SCHEMA_VERSION):
+        if oplib.get(op).since_schema > c.version:
             c.fail(f"{net} layer {name!r}: op {op!r} needs schema_version {oplib.get(op).since_schema}, "
                    f"the manifest declares {c.version}", "re-export the bundle with this egvsr version")
         arity = oplib.get(op).arity

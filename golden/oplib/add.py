@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ops
 from .base import Cost, Op
-from .memory import bram18, skip_depth_log2
+from .memory import skip_fifo_bram36
 from .registry import register
 
 
@@ -36,10 +36,7 @@ class Add(Op):
             return Cost(1.0)
         # the skip FIFO in front of the shallower input (block RAM from 64 entries)
         k, lag = node.skip
-        dl2 = skip_depth_log2(lag, env["max_w"])
-        t = node.inputs[k]
-        n18 = bram18(t.channels * t.bits + 2, 1 << dl2) if dl2 >= 6 else 0
-        return Cost(1.0, bram36=n18 / 2)
+        return Cost(1.0, bram36=skip_fifo_bram36(node.inputs[k].word_bits, lag, env["max_w"]))
 
     def hls_qonnx(self, b, L, xs, bundle):
         y = b.node("Add", [xs[0], xs[1]], L["name"])

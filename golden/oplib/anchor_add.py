@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .base import Cost, Op
-from .memory import bram18, skip_depth_log2
+from .base import Cost, NoImplementation, Op
+from .memory import skip_depth_log2, skip_fifo_bram36
 from .registry import register
 
 
@@ -57,15 +57,13 @@ class AnchorAdd(Op):
                               L["out_exp"], L["out_bits"], L["out_signed"])
 
     def cost(self, impl, node, fold, env):
+        if impl == "hls":
+            return Cost(1.0)
         # the skip FIFO holds the repeated channels only (3 x 8 bits)
         k, lag = node.skip
         t = node.inputs[k]
         width = (self.skip_channels(node.layer) if k == 1 else t.channels) * t.bits
-        if impl == "hls":
-            return Cost(1.0)
-        dl2 = skip_depth_log2(lag, env["max_w"])
-        n18 = bram18(width + 2, 1 << dl2) if dl2 >= 6 else 0
-        return Cost(1.0, bram36=n18 / 2)
+        return Cost(1.0, bram36=skip_fifo_bram36(width, lag, env["max_w"]))
 
     @staticmethod
     def gather_indices(L: dict) -> np.ndarray:
@@ -82,7 +80,6 @@ class AnchorAdd(Op):
 
     # ------------------------------------------------------------ RTL
     def rtl_params(self, node, env):
-        from .base import NoImplementation
         a, b = node.inputs
         k, lag = node.skip if node.skip is not None else (1, 0)
         if k != 1 and lag:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH"]
+__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "skip_fifo_bram36", "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH"]
 
 ROM_BLOCK_MIN = 64      # conv3x3.v parameter of the same name
 HLS_LUTRAM_DEPTH = 128
@@ -47,3 +47,10 @@ def skip_depth_log2(lag_rows: int, max_w: int) -> int:
     """log2 depth of the RTL skip FIFO that holds `lag_rows` rows of up to
     `max_w` pixels (+2 pad pixels a row, +64 beats of pipeline slack)."""
     return int(math.ceil(math.log2(max(16, int(lag_rows) * (int(max_w) + 2) + 64))))
+
+
+def skip_fifo_bram36(data_bits: int, lag_rows: int, max_w: int) -> float:
+    """BRAM36 of an RTL skip FIFO (`axis_fifo`: data + tlast/tuser) of `data_bits`
+    holding `lag_rows` rows; under 64 entries it is LUTs (0)."""
+    dl2 = skip_depth_log2(lag_rows, max_w)
+    return bram18(int(data_bits) + 2, 1 << dl2) / 2 if dl2 >= 6 else 0
