@@ -17,7 +17,7 @@ stream variables, types, FIFO depths, weights and layer configs as
   its reuse factor, weight layout and accumulator), so the numerics and the
   folding are hls4ml's;
 - ``Activation`` (ReLU, linear), ``Clone`` (two outputs), ``Merge`` (add):
-  ``relu_rt``, ``linear_rt``, ``clone2_rt``, ``add_rt``;
+  ``activation_rt`` (ReLU or identity), ``clone2_rt``, ``add_rt``;
 - our extension layers ``AnchorSlice``, ``AnchorAdd``, ``DepthToSpace``: their
   run-time size forms (``nnet_anchor_add_stream.h``,
   ``nnet_depth_to_space_stream.h``).
@@ -146,8 +146,8 @@ def write_runtime_top(core) -> RuntimeTop:
             if act not in ("relu", "linear"):
                 raise NotImplementedError(f"{project}: activation {act!r} of {layer.name!r} has no run-time size "
                                           "form (relu, linear)")
-            call = (f"egvsr_rt::{act}_rt<{v0.type.name}, {o.type.name}, {s}, {max_px}>"
-                    f"({v0.name}, {o.name}, h, w);")
+            call = (f"egvsr_rt::activation_rt<{v0.type.name}, {o.type.name}, "
+                    f"{'true' if act == 'relu' else 'false'}, {s}, {max_px}>({v0.name}, {o.name}, h, w);")
         elif cls == "Clone":
             if len(outs) != 2:
                 raise NotImplementedError(f"{project}: clone {layer.name!r} has {len(outs)} outputs; the run-time "

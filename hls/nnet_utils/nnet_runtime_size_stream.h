@@ -149,39 +149,22 @@ ConvRtLoop:
 }
 
 // --------------------------------------------------------------------------- element-wise
-template <class data_T, class res_T, unsigned S, unsigned MAX_PIXELS>
-void relu_rt(hls::stream<data_T> &data, hls::stream<res_T> &res, unsigned h, unsigned w) {
+// RELU: max(x, 0), else the identity (hls4ml's "linear"); both convert to res_T's type
+template <class data_T, class res_T, bool RELU, unsigned S, unsigned MAX_PIXELS>
+void activation_rt(hls::stream<data_T> &data, hls::stream<res_T> &res, unsigned h, unsigned w) {
+    typedef typename res_T::value_type out_t;
     const unsigned n = (h * S) * (w * S);
-ReluRtLoop:
+ActivationRtLoop:
     for (unsigned i = 0; i < n; i++) {
         #pragma HLS PIPELINE II=1
         #pragma HLS LOOP_TRIPCOUNT min=1 max=MAX_PIXELS
         data_T in = data.read();
         res_T out;
         PRAGMA_DATA_PACK(out)
-    ReluRtChan:
+    ActivationRtChan:
         for (unsigned j = 0; j < res_T::size; j++) {
             #pragma HLS UNROLL
-            out[j] = in[j] > 0 ? (typename res_T::value_type)in[j] : (typename res_T::value_type)0;
-        }
-        res.write(out);
-    }
-}
-
-template <class data_T, class res_T, unsigned S, unsigned MAX_PIXELS>
-void linear_rt(hls::stream<data_T> &data, hls::stream<res_T> &res, unsigned h, unsigned w) {
-    const unsigned n = (h * S) * (w * S);
-LinearRtLoop:
-    for (unsigned i = 0; i < n; i++) {
-        #pragma HLS PIPELINE II=1
-        #pragma HLS LOOP_TRIPCOUNT min=1 max=MAX_PIXELS
-        data_T in = data.read();
-        res_T out;
-        PRAGMA_DATA_PACK(out)
-    LinearRtChan:
-        for (unsigned j = 0; j < res_T::size; j++) {
-            #pragma HLS UNROLL
-            out[j] = in[j];
+            out[j] = (RELU && !(in[j] > 0)) ? (out_t)0 : (out_t)in[j];
         }
         res.write(out);
     }
