@@ -9,9 +9,10 @@ JSON records):
 1. float fine-tune, ``egvsr train --preset <p> --init pretrained/tiny_float.pth
    --data <stills>/train --moving-prob 1 --val <stills>/val_rocket
    --time-limit T`` (one thread),
-2. QAT (W8A8; ``anchor-f16``: spec w8a8-f16 from the ``anchor`` float run)
-   from its best checkpoint, same data (not for ``bicubic``: float only, the
-   hardware flow has no HR bicubic op),
+2. QAT (W8A8; ``anchor-f16``: spec w8a8-f16 from the ``anchor`` float run;
+   ``anchor-f16-ia`` / ``anchor-f16-t16``: the quantizer options, same float
+   run, anchor-f16's iteration count) from its best checkpoint, same data (not
+   for ``bicubic``: float only, the hardware flow has no HR bicubic op),
 3. ``egvsr export`` of the QAT checkpoint (the integer bundle),
 4. ``egvsr eval <clips> --compare --frames F --json`` with the float
    checkpoint and the bundle (golden).
@@ -35,7 +36,14 @@ CLIPS = ("carphone", "bikes", "bigbuckbunny")
 #: form -> (preset, quantization spec or None for float only, form whose float run it reuses);
 #: ``none`` is the published form; ``anchor-f16`` adds the 16-bit flow head (spec w8a8-f16)
 FORMS = {"none": ("tiny", "w8a8", None), "anchor": ("tiny-anchor", "w8a8", None),
-         "anchor-f16": ("tiny-anchor", "w8a8-f16", "anchor"), "bicubic": ("tiny-bicubic", None, None)}
+         "anchor-f16": ("tiny-anchor", "w8a8-f16", "anchor"), "bicubic": ("tiny-bicubic", None, None),
+         # issue 10's quantizer options on top of anchor-f16 (README "Quantizer options"):
+         # independent exponents at the residual adds + unsigned after conv_in's ReLU; 16-bit trunk
+         "anchor-f16-ia": ("tiny-anchor", "w8a8-f16-ia", "anchor"),
+         "anchor-f16-t16": ("tiny-anchor", "w8a8-f16-t16", "anchor")}
+#: forms that differ from anchor-f16 in quantizers only get its QAT iterations (1,055), not a
+#: wall-clock budget, so a busier machine does not give them fewer steps
+QAT_ITERATIONS = {"anchor-f16-ia": 1055, "anchor-f16-t16": 1055}
 
 
 def _cli(*args, log=None):
@@ -52,6 +60,20 @@ def _cli(*args, log=None):
 def _summary(run: Path) -> dict:
     p = run / "summary.json"
     return json.loads(p.read_text()) if p.is_file() else {}
+
+
+#: where a form's fabric cost is planned: the RTL SRNet top on kv260 at 960x540 LR, 30 fps
+HW = {"board": "kv260", "impl": "rtl", "lr": (960, 540), "target_fps": 30}
+
+
+def hardware_cost(bundle) -> dict:
+    """The planner's estimate (`plan.make_plan`) for a form's bundle at `HW`: what a
+    quantizer choice costs in the fabric (a 16-bit trunk loses the INT8 DSP packing)."""
+    from egvsr.golden.bundle import load_bundle
+    from egvsr.plan.planner import make_plan
+    p = make_plan(load_bundle(bundle), HW["board"], HW["impl"], *HW["lr"], fps=HW["target_fps"])
+    return {"estimate": "plan.make_plan cost model, not synthesis", **HW, "lr": list(HW["lr"]),
+            **{k: p[k] for k in ("fps", "dsp", "bram36", "lut", "bottleneck", "meets_target")}}
 
 
 def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tuple(FORMS)) -> int:
@@ -74,22 +96,26 @@ def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tup
         d = ROOT / form
         fd = ROOT / (float_of or form)   # the float run (shared by forms that differ in quantization only)
         d.mkdir(parents=True, exist_ok=True)
-        common = ["--data", data / "train", "--moving-prob", 1, "--val", data / "val_rocket",
-                  "--iterations", 100000, "--val-every", 250]
+        common = ["--data", data / "train", "--moving-prob", 1, "--val", data / "val_rocket", "--val-every", 250]
         if not (fd / "train" / "best.pth").is_file():
             _cli("train", "--preset", preset, "--out", fd / "train", "--init", PRETRAINED / "tiny_float.pth",
-                 "--time-limit", train_s, *common, log=fd / "train.log")
+                 "--time-limit", train_s, "--iterations", 100000, *common, log=fd / "train.log")
         entry = {"preset": preset, "quant": spec, "float_run": fd.name, "train": _summary(fd / "train")}
         bundle = None
         if spec is not None:
             if not (d / "qat" / "best.pth").is_file():
+                iters = QAT_ITERATIONS.get(form)
+                budget = (["--time-limit", qat_s, "--iterations", 100000] if iters is None else
+                          ["--time-limit", 3 * qat_s, "--iterations", iters])
                 _cli("qat", "--from", fd / "train" / "best.pth", "--quant", spec, "--out", d / "qat",
-                     "--time-limit", qat_s, *common, log=d / "qat.log")
+                     *budget, *common, log=d / "qat.log")
             entry["qat"] = _summary(d / "qat")
             bundle = d / "export" / f"{preset.replace('-', '_')}_{spec.replace('-', '_')}.json"
             if not bundle.is_file():
                 _cli("export", "--checkpoint", d / "qat" / "best.pth", "-o", bundle.with_suffix(""),
                      log=d / "export.log")
+        if bundle is not None:
+            entry["hardware"] = hardware_cost(bundle)
         args = ["eval", *CLIPS, "--compare", "--json", "--frames", frames, "--checkpoint", fd / "train" / "best.pth"]
         if bundle is not None:
             args += ["--bundle", bundle]

@@ -38,12 +38,20 @@ def _requant_small(v: np.ndarray, s: int, bits: int, signed: bool) -> np.ndarray
     return np.clip(rshift_rne(v, s), lo, hi).astype(odt)
 
 
-def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:
-    """``requant(a + b, out_exp - in_exp, out_bits, out_signed)`` (batch)."""
+def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool, b_exp: int | None = None) -> np.ndarray:
+    """``requant(a + b, out_exp - in_exp, out_bits, out_signed)`` (batch).
+
+    With ``b_exp`` (b at its own exponent, bundle schema 3) both inputs are first
+    shifted to the finer exponent ``e = min(in_exp, b_exp)`` (exact), then
+    ``requant(sum, out_exp - e, ...)``; ``b_exp == in_exp`` is the plain add."""
     a = _image("add input a", a)
     b = _image("add input b", b)
     if a.shape != b.shape:
         raise ValueError(f"add: input shapes differ: {a.shape} vs {b.shape}")
+    if b_exp is not None and int(b_exp) != int(in_exp):
+        e = min(int(in_exp), int(b_exp))
+        s = np.left_shift(a.astype(np.int64), int(in_exp) - e) + np.left_shift(b.astype(np.int64), int(b_exp) - e)
+        return _requant_small(s, int(out_exp) - e, out_bits, out_signed)
     wide = np.int32 if max(a.dtype.itemsize, b.dtype.itemsize) <= 2 else np.int64
     return _requant_small(a.astype(wide) + b, int(out_exp) - int(in_exp), out_bits, out_signed)
 

@@ -98,11 +98,12 @@ class _Builder:
         return int(math.ceil(math.log2(p / qmax)))
 
     def add(self, name, a, b, bits=8, signed=True):
-        e = self.spec[a]["out_exp"]
-        s = self.t[a].astype(np.int64) + self.t[b]
+        ea, eb = self.spec[a]["out_exp"], self.spec[b]["out_exp"]
+        e = min(ea, eb)   # inputs at their own exponents are aligned to the finer one
+        s = np.left_shift(self.t[a].astype(np.int64), ea - e) + np.left_shift(self.t[b].astype(np.int64), eb - e)
         out_exp = self._calib(s * 2.0 ** e, bits, signed, e)
         self._base(name, "add", [a, b], out_exp, bits, signed, s.shape[-1])
-        self.t[name] = ops.add(self.t[a], self.t[b], e, out_exp, bits, signed)
+        self.t[name] = ops.add(self.t[a], self.t[b], ea, out_exp, bits, signed, b_exp=eb)
         return name
 
     def relu(self, name, src, bits=8, signed=False):
@@ -121,13 +122,15 @@ class _Builder:
         return name
 
 
-def _srnet(rng, arrays, x, nf, nb, tail, skip="none"):
+def _srnet(rng, arrays, x, nf, nb, tail, skip="none", own_exps=False):
     spec = {"channels": SRNET_IN_CHANNELS, "out_bits": 8, "out_signed": False, "out_exp": IMAGE_EXP}
     B = _Builder("srnet", rng, arrays, x, spec)
-    trunk = B.conv("conv_in", "input", nf, "relu")
+    trunk = B.conv("conv_in", "input", nf, "relu", signed=not own_exps)
     for k in range(nb):
         h = B.conv(f"rb{k}_conv1", trunk, nf, "relu", signed=False)
-        h = B.conv(f"rb{k}_conv2", h, nf, "none", out_exp=B.spec[trunk]["out_exp"], fit=True)
+        # own_exps: the residual 2 exponents finer than the skip (even blocks) or 1 coarser (odd)
+        e = B.spec[trunk]["out_exp"] + ((-2 if k % 2 == 0 else 1) if own_exps else 0)
+        h = B.conv(f"rb{k}_conv2", h, nf, "none", out_exp=e, fit=True)
         trunk = B.add(f"rb{k}_add", trunk, h)
     if tail == "espcn" and skip == "anchor":
         h = B.conv("conv_sub", trunk, 48, "none", target=(0.0, 0.05))
@@ -167,7 +170,8 @@ def _fnet(rng, arrays, x, div, lr_frac_bits):
 
 def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int = 4,
                   seed: int = 0, upsampler: str = "bicubic", max_velocity: int = 24,
-                  lr_frac_bits: int = 8, hr_frac_bits: int = 4, skip: str = "none") -> tuple[dict, dict]:
+                  lr_frac_bits: int = 8, hr_frac_bits: int = 4, skip: str = "none",
+                  own_add_exps: bool = False) -> tuple[dict, dict]:
     """A valid random bundle as (manifest, arrays); wrap with `Bundle(*random_bundle())`.
 
     `tail`: ``'espcn'`` (conv_sub nf->48 at LR + pixel_shuffle) or
@@ -175,6 +179,9 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
     nf % 16 == 0). FNet widths are the published ones divided by `fnet_div`.
     `skip`: ``'none'`` or ``'anchor'`` (espcn only: ``conv_sub`` predicts a
     signed residual and ``anchor`` adds lr_curr before the shuffle).
+    `own_add_exps`: the residual adds' inputs at their own exponents and the first
+    trunk tensor unsigned (quantizer options ``independent_add_exps`` and
+    ``unsigned_after_relu``; schema 3).
     """
     if skip not in ("none", "anchor") or (skip == "anchor" and tail != "espcn"):
         raise ValueError(f"skip must be 'none' or 'anchor' (anchor with the espcn tail), got {skip!r}")
@@ -191,13 +198,15 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
     hr = np.repeat(np.repeat(lr[0], 4, 0), 4, 1)
     arrays: dict = {}
     sx = np.concatenate([lr[0], ops.space_to_depth(hr, 4)], -1)
-    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail, skip)
+    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail, skip, own_add_exps)
     f_layers, f_out = _fnet(rng, arrays, np.concatenate([lr[1], lr[0]], -1), fnet_div, lr_frac_bits)
     manifest = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-        "preset": f"synth-nf{nf}-nb{nb}-{tail}" + ("-anchor" if skip == "anchor" else ""), "degradation": "BD" if upsampler == "bicubic" else "BI",
+        "preset": f"synth-nf{nf}-nb{nb}-{tail}" + ("-anchor" if skip == "anchor" else "") +
+                  ("-ia" if own_add_exps else ""), "degradation": "BD" if upsampler == "bicubic" else "BI",
         "scale": 4, "source_checkpoint_sha256": None,
-        "synth": {"seed": seed, "nf": nf, "nb": nb, "tail": tail, "fnet_div": fnet_div, "skip": skip},
+        "synth": {"seed": seed, "nf": nf, "nb": nb, "tail": tail, "fnet_div": fnet_div, "skip": skip,
+                  "own_add_exps": own_add_exps},
         "image": {"bits": 8, "exp": IMAGE_EXP},
         "flow": {"max_velocity": max_velocity, "lr_frac_bits": lr_frac_bits,
                  "hr_frac_bits": hr_frac_bits, "upsampler": upsampler},

@@ -18,9 +18,10 @@ from . import oplib
 __all__ = ["BundleError", "validate", "net_input_channels", "SCALE", "SRNET_IN_CHANNELS"]
 
 SCHEMA = "egvsr.bundle"
-SCHEMA_VERSION = 2
-#: versions this golden model reads: 2 added the anchor skip (op anchor_add, mixed input exponents)
-READ_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: versions this golden model reads: 2 added the anchor skip (op anchor_add, mixed input exponents),
+#: 3 residual adds whose inputs come at their own exponents (quantizer option independent_add_exps)
+READ_VERSIONS = (1, 2, 3)
 #: the EGVSR upscaling factor (the only one)
 SCALE = 4
 _UPSAMPLERS = ("bicubic", "bilinear")
@@ -113,8 +114,10 @@ def _layer(c: _Checker, net: str, L: dict, prod: list, arrays: dict, flow: dict)
     for key, kind in op.fields.items():
         c.field(L, key, kind, ctx)
     for i, (p, pname) in enumerate(zip(prod, L["inputs"])):
-        if p["out_exp"] != in_exp and not (op.mixed_exps and i > 0):
-            c.fail(f"{ctx} has in_exp {in_exp} but its input {pname!r} has out_exp {p['out_exp']}")
+        if p["out_exp"] != in_exp and not (op.mixed_exps and i > 0 and c.version >= op.mixed_exps):
+            later = (f"; inputs at their own exponents need schema_version {op.mixed_exps}"
+                     if op.mixed_exps and i > 0 else "")
+            c.fail(f"{ctx} has in_exp {in_exp} but its input {pname!r} has out_exp {p['out_exp']}{later}")
     op.check(c, L, prod, arrays, flow)
     p0 = prod[0]
     if op.passthrough:

@@ -88,7 +88,8 @@ def srnet_layers(q, acts, arrays):
     trunk = n.conv("conv_in", "input", n.act("q_trunk0"), "relu")
     for k in range(q.preset.nb):
         h = n.conv(f"rb{k}_conv1", trunk, n.act(f"rb{k}_conv1_act"), "relu")
-        h = n.conv(f"rb{k}_conv2", h, n.act(f"q_trunk{k}"), "none")
+        res_q = f"rb{k}_res" if q.spec.independent_add_exps else f"q_trunk{k}"
+        h = n.conv(f"rb{k}_conv2", h, n.act(res_q), "none")
         trunk = n._add(f"rb{k}_add", "add", [trunk, h], n.act(f"q_trunk{k + 1}"), nf)
     if q.preset.tail == "espcn" and q.preset.skip == "anchor":
         h = n.conv("conv_sub", trunk, n.act("q_res"), "none")

@@ -32,7 +32,9 @@ class QuantSRNet(nn.Module):
     """Input: the 51-channel SRNet input (values code/256); output: uint8 codes / 256.
 
     Layers (docs/numerics.md): ``conv_in``, ``rb{k}_conv1``, ``rb{k}_conv2``,
-    ``rb{k}_add`` (quantizer ``q_trunk{k+1}``), tail ``conv_sub`` +
+    ``rb{k}_add`` (quantizer ``q_trunk{k+1}``; its residual input is quantized by
+    ``q_trunk{k}`` as the skip is, or with ``spec.independent_add_exps`` by its own
+    ``rb{k}_res``), tail ``conv_sub`` +
     ``pixel_shuffle`` (espcn) or ``pixel_shuffle`` + ``hr_relu`` + ``conv_out``.
     With the anchor skip (``preset.skip == 'anchor'``) ``conv_sub`` predicts a
     signed residual (quantizer ``q_res``) and ``anchor`` adds lr_curr's codes,
@@ -47,12 +49,15 @@ class QuantSRNet(nn.Module):
         kw = dict(weight_quant=weight_quant, bias_q=bias_q)
         self.input_quant = qnn.QuantIdentity(act_quant=ImageQuant, return_quant_tensor=True)
         self.conv_in = qconv(3 * (s * s + 1), nf, spec, **kw)
+        tb, own = spec.trunk, spec.independent_add_exps
         for k in range(nb + 1):
-            setattr(self, f"q_trunk{k}", qact(spec, True, act_quant))
+            setattr(self, f"q_trunk{k}", qact(spec, not (k == 0 and spec.unsigned_after_relu), act_quant, bits=tb))
         for k in range(nb):
             setattr(self, f"rb{k}_conv1", qconv(nf, nf, spec, **kw))
             setattr(self, f"rb{k}_conv1_act", qact(spec, False, act_quant, relu=True))
             setattr(self, f"rb{k}_conv2", qconv(nf, nf, spec, **kw))
+            if own:  # the residual at its own exponent (else it shares q_trunk{k} with the skip)
+                setattr(self, f"rb{k}_res", qact(spec, True, act_quant, bits=tb))
         self.pixel_shuffle = nn.PixelShuffle(s)
         if preset.skip not in ("none", "anchor"):
             raise QuantizerError(f"preset {preset.name!r}: the {preset.skip!r} skip is float-only; the hardware "
@@ -74,8 +79,12 @@ class QuantSRNet(nn.Module):
         x = self.q_trunk0(F.relu(self.conv_in(x)))
         for k in range(self.nb):
             h = getattr(self, f"rb{k}_conv1_act")(getattr(self, f"rb{k}_conv1")(x))
-            r = getattr(self, f"q_trunk{k}")(getattr(self, f"rb{k}_conv2")(h))
-            x = getattr(self, f"q_trunk{k + 1}")(x + r)
+            rq = getattr(self, f"rb{k}_res" if self.spec.independent_add_exps else f"q_trunk{k}")
+            r = rq(getattr(self, f"rb{k}_conv2")(h))
+            if self.spec.independent_add_exps:  # exact float sum of two power-of-two grids
+                x = getattr(self, f"q_trunk{k + 1}")(x.value + r.value)
+            else:
+                x = getattr(self, f"q_trunk{k + 1}")(x + r)
         if self.tail == "espcn" and self.anchor:
             res = self.q_res(self.conv_sub(x))
             y = self.output_quant(res.value + torch.index_select(x_in.value, 1, self.anchor_index))

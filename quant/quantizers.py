@@ -41,6 +41,13 @@ class QuantSpec:
     lr_frac_bits: int = 8
     hr_frac_bits: int = 4
     flow_bits: int = 8  # FNet's flow head (flow_conv2), the index of the tanh table (host)
+    # SRNet residual adds: each input at its own exponent (the residual conv gets its own
+    # quantizer ``rb{k}_res``; the add aligns them by a free shift, bundle schema 3)
+    independent_add_exps: bool = False
+    # the first trunk tensor (conv_in's ReLU output) unsigned: one more magnitude bit;
+    # needs independent_add_exps (else it shares rb0's signed residual quantizer)
+    unsigned_after_relu: bool = False
+    trunk_bits: int = 0  # bits of SRNet's trunk tensors (adds and their residuals); 0: a_bits
 
     def __post_init__(self):
         if not 2 <= self.w_bits <= 8:
@@ -53,8 +60,18 @@ class QuantSpec:
         if not 8 <= self.flow_bits <= 16:
             raise QuantizerError(f"flow head bit width {self.flow_bits} is not supported: use 8..16 "
                                  "(the tanh_flow table has 2**flow_bits int16 entries)")
+        if self.trunk_bits and not 2 <= self.trunk_bits <= 16:
+            raise QuantizerError(f"trunk bit width {self.trunk_bits} is not supported: use 2..16 (0: a_bits)")
+        if self.unsigned_after_relu and not self.independent_add_exps:
+            raise QuantizerError("unsigned_after_relu needs independent_add_exps: with shared exponents the "
+                                 "first trunk quantizer also quantizes rb0's signed residual")
         if not 0 <= self.leaky_shift <= 8:
             raise QuantizerError("leaky_shift must be 0..8 (slope 2**-leaky_shift)")
+
+    @property
+    def trunk(self) -> int:
+        """Bits of the trunk tensors."""
+        return self.trunk_bits or self.a_bits
 
     def to_dict(self):
         return asdict(self)
@@ -62,7 +79,11 @@ class QuantSpec:
 
 QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16), "w4a8": QuantSpec("w4a8", w_bits=4),
                # the flow head at 16 bits: FNet runs on the host (golden), so no fabric cost
-               "w8a8-f16": QuantSpec("w8a8-f16", flow_bits=16)}
+               "w8a8-f16": QuantSpec("w8a8-f16", flow_bits=16),
+               # issue 10's quantizer options on top of the 16-bit flow head (README "Quantizer options")
+               "w8a8-f16-ia": QuantSpec("w8a8-f16-ia", flow_bits=16, independent_add_exps=True,
+                                        unsigned_after_relu=True),
+               "w8a8-f16-t16": QuantSpec("w8a8-f16-t16", flow_bits=16, trunk_bits=16)}
 
 IMAGE_EXP = -8
 

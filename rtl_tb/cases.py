@@ -105,12 +105,17 @@ def shuffle_case(seed: int, max_w: int = 12, **_) -> dict:
 def add_case(seed: int, **_) -> dict:
     rng = random.Random(seed)
     a_bits, b_bits = rng.choice([8, 6]), rng.choice([8, 10])
-    return dict(core="residual_add", seed=seed,
+    case = dict(core="residual_add", seed=seed,
                 params=dict(C=rng.randint(1, 4), A_BITS=a_bits, A_SIGNED=rng.choice([0, 1]),
                             B_BITS=b_bits, B_SIGNED=1, OUT_BITS=8,
                             OUT_SIGNED=rng.choice([0, 1]), SHIFT=rng.choice([-1, 0, 1, 2])),
                 runs=[[rng.randint(1, 5), rng.randint(1, 9), 2], [1, 1, 1]],
                 gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.0, 0.3]))
+    # inputs at one exponent, or (independent_add_exps) one of them shifted to the finer one
+    sh = rng.choice([0, 0, 1, 3])
+    a_shift, b_shift = (sh, 0) if rng.random() < 0.5 else (0, sh)
+    case["params"].update(A_SHIFT=a_shift, B_SHIFT=b_shift)
+    return case
 
 
 def anchor_case(seed: int, **_) -> dict:

@@ -60,7 +60,7 @@ def _write(tmp_path, tiny, edit=None, arrays_edit=None):
 
 @pytest.mark.parametrize("edit,match", [
     (lambda m: m.update(schema="other"), "schema"),
-    (lambda m: m.update(schema_version=3), "schema_version"),
+    (lambda m: m.update(schema_version=4), "schema_version"),
     (lambda m: m.update(arrays_sha256="0" * 64), "arrays_sha256 mismatch"),
     (lambda m: m.update(arrays_file="missing.npz"), "cannot be read"),
     (lambda m: m["srnet"]["layers"][0].update(weight="ghost.weight"), "missing from the npz"),
@@ -170,7 +170,7 @@ def test_schema_2_anchor_bundle_and_schema_1_rules(tmp_path, real_frames):
     from egvsr.golden.graph import run_graph
     from egvsr.golden.network import srnet_input
     man, arrays = random_bundle(skip="anchor", seed=3)
-    assert man["schema_version"] == 2
+    assert man["schema_version"] == 3
     path = write_bundle(tmp_path / "a", man, arrays)
     b = load_bundle(path)
     lr, prev = real_frames[1, 40:56, 60:84], real_frames[0, 40:56, 60:84]
@@ -191,3 +191,28 @@ def test_schema_2_anchor_bundle_and_schema_1_rules(tmp_path, real_frames):
     plain, parr = random_bundle(seed=3)
     plain["schema_version"] = 1
     assert load_bundle(write_bundle(tmp_path / "v1", plain, parr)).manifest["schema_version"] == 1
+
+
+def test_schema_3_add_inputs_at_own_exponents(real_frames):
+    """Schema 3: a residual add's second input may come at its own exponent (quantizer option
+    independent_add_exps): both aligned to the finer one, one round-half-even requant; a
+    manifest declaring schema 2 may not, and is refused naming the version it needs."""
+    from egvsr.golden.graph import run_graph
+    from egvsr.golden.network import srnet_input
+    man, arrays = random_bundle(nf=8, nb=2, seed=4, own_add_exps=True)
+    b = Bundle(man, arrays)
+    lr, prev = real_frames[1, 40:56, 60:84], real_frames[0, 40:56, 60:84]
+    x = srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1))
+    t = run_graph(b, "srnet", x, keep=True)
+    assert not b.layer("srnet", "conv_in")["out_signed"]
+    for k, (a, r) in enumerate((("conv_in", "rb0_conv2"), ("rb0_add", "rb1_conv2"))):
+        L = b.layer("srnet", f"rb{k}_add")
+        ea, er = b.layer("srnet", a)["out_exp"], b.layer("srnet", r)["out_exp"]
+        assert L["in_exp"] == ea != er   # finer residual in block 0, coarser in block 1
+        real = t[a] * 2.0 ** ea + t[r] * 2.0 ** er        # exact in float64
+        want = np.clip(np.round(real / 2.0 ** L["out_exp"]), -128, 127)   # half to even, saturate
+        assert np.array_equal(t[f"rb{k}_add"], want), k
+    old = copy.deepcopy(man)
+    old["schema_version"] = 2
+    with pytest.raises(BundleError, match="rb0_add.*need schema_version 3"):
+        Bundle(old, arrays)

@@ -42,7 +42,7 @@ CROPS = [(40, 60), (96, 20)]
 
 @pytest.fixture(scope="module")
 def bundle():
-    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=SEED))
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=SEED, own_add_exps=True))
     assert b.layer("srnet", "conv_sub")["out_exp"] < b.manifest["srnet"]["input"]["exp"]
     return b
 
@@ -348,14 +348,17 @@ def test_header_every_code_pair_equals_golden(header_lib, case):
 
 @pytest.mark.slow
 def test_top_from_brevitas_anchor_export_equals_golden(xs, tmp_path):
-    """Main path: the Brevitas anchor model's QONNX (quant.export) -> hls4ml, checked against its bundle."""
+    """Main path: the Brevitas anchor model's QONNX (quant.export) -> hls4ml, checked against its bundle;
+    spec w8a8-f16-ia: the residual adds take inputs at their own exponents, conv_in's output is unsigned."""
     torch = pytest.importorskip("torch")
     from egvsr.quant.bundle import build_bundle
     from egvsr.quant.export import export_qonnx_srnet
     from egvsr.quant.qegvsr import QuantEGVSR
     torch.manual_seed(5)
-    m = QuantEGVSR("tiny-anchor").eval()
+    m = QuantEGVSR("tiny-anchor", "w8a8-f16-ia").eval()
     b = Bundle(*build_bundle(m))
+    assert not b.layer("srnet", "conv_in")["out_signed"]
+    assert b.layer("srnet", "rb0_add")["in_exp"] != b.layer("srnet", "rb0_conv2")["out_exp"]
     q = export_qonnx_srnet(m, tmp_path / "srnet.onnx", H, W)
     core = build_core(b, TOP, H, W, tmp_path / "prj", PART, CLK, qonnx=str(q), pixels_per_beat=4).compile()
     want = np.stack([run_graph(b, "srnet", x) for x in xs])

@@ -149,11 +149,11 @@ def test_export_all_writes_manifest(tmp_path, trained):
 
 
 def test_anchor_skip_golden_brevitas_qonnx(real_frames, tmp_path):
-    """The anchor skip (schema 2, op anchor_add): Brevitas == golden == QONNX on real frames."""
+    """The anchor skip (schema 2 on, op anchor_add): Brevitas == golden == QONNX on real frames."""
     torch.manual_seed(3)
     m = QuantEGVSR("tiny-anchor").eval()
     man, arrays = build_bundle(m)
-    assert man["schema_version"] == 2
+    assert man["schema_version"] == 3
     layers = {L["name"]: L for L in man["srnet"]["layers"]}
     assert layers["anchor"]["op"] == "anchor_add" and layers["anchor"]["inputs"] == ["conv_sub", "input"]
     assert layers["conv_sub"]["out_signed"] and layers["pixel_shuffle"]["inputs"] == ["anchor"]
@@ -188,3 +188,45 @@ def test_16_bit_flow_head_full_step_matches_golden(real_frames):
     assert np.abs(flow).max() > 127  # codes beyond int8: the head really is 16-bit
     with pytest.raises(QuantizerError, match="flow head bit width"):
         QuantSpec(flow_bits=20)
+
+
+def test_independent_add_exps_and_unsigned_relu_golden_brevitas_qonnx(real_frames, tmp_path):
+    """Spec w8a8-f16-ia: each residual add's inputs at their own exponents (schema 3), conv_in's
+    ReLU output unsigned; Brevitas == golden == QONNX on real frames, with the exponents of a
+    short calibration (train-mode passes over real crops), which differ at the adds."""
+    torch.manual_seed(4)
+    m = QuantEGVSR("tiny-anchor", "w8a8-f16-ia").train()
+    with torch.no_grad():
+        for y0 in (0, 30, 60):
+            m.srnet(torch.from_numpy(_srnet_input(real_frames, y0, y0, 16, 24)).permute(2, 0, 1)[None].float() / 256)
+    m.eval()
+    man, arrays = build_bundle(m)
+    assert man["schema_version"] == 3 and man["quant"]["independent_add_exps"]
+    b = Bundle(man, arrays)
+    assert not b.layer("srnet", "conv_in")["out_signed"] and b.layer("srnet", "rb0_conv2")["out_signed"]
+    mixed = [k for k in range(m.preset.nb) if b.layer("srnet", f"rb{k}_add")["in_exp"] !=
+             b.layer("srnet", f"rb{k}_conv2")["out_exp"]]
+    assert mixed, "no add with inputs at two exponents: the test would not test the option"
+    x = _srnet_input(real_frames, 40, 60, 16, 24)
+    g = run_graph(b, "srnet", x)
+    assert g.std() > 10 and np.array_equal(_torch_srnet(m, x), g)
+    export_qonnx_srnet(m, tmp_path / "s.onnx", 16, 24)
+    q = execute_qonnx(tmp_path / "s.onnx", x[None].astype(np.float32) / 256)[0]
+    assert np.array_equal(np.round(q * 256).transpose(1, 2, 0), g)
+    with pytest.raises(QuantizerError, match="needs independent_add_exps"):
+        QuantSpec(unsigned_after_relu=True)
+
+
+def test_16_bit_trunk_golden_brevitas(real_frames):
+    """Spec w8a8-f16-t16: the trunk tensors (adds and their residuals) at 16 bits, convs reading
+    them take 16-bit inputs; Brevitas (float64: the sums pass 2**24) == golden on real frames."""
+    torch.manual_seed(6)
+    m = QuantEGVSR("tiny-anchor", "w8a8-f16-t16").eval()
+    b = Bundle(*build_bundle(m))
+    assert {b.layer("srnet", n)["out_bits"] for n in ("conv_in", "rb0_conv2", "rb0_add")} == {16}
+    assert b.layer("srnet", "rb0_conv1")["out_bits"] == 8 and b.layer("srnet", "conv_sub")["out_bits"] == 8
+    for x in (_srnet_input(real_frames, 8, 8, 16, 24),
+              np.random.default_rng(0).integers(0, 256, (9, 13, 51)).astype(np.uint8)):
+        assert np.array_equal(_torch_srnet(m, x, torch.float64), run_graph(b, "srnet", x))
+    with pytest.raises(QuantizerError, match="trunk bit width"):
+        QuantSpec(trunk_bits=20)

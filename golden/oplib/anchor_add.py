@@ -23,7 +23,7 @@ from .registry import register
 class AnchorAdd(Op):
     name = "anchor_add"
     arity = 2
-    mixed_exps = True
+    mixed_exps = 2
     since_schema = 2
     fields = {"factor": "int"}
     # HLS: Gather(net input, k // r*r, axis=1) -> Add(residual, gathered) -> Quant (see hls_qonnx)

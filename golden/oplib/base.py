@@ -67,9 +67,9 @@ class Op:
     passthrough: bool = False
     #: extra layer fields the op needs, name -> kind ("int", "str", "bool", "num")
     fields: dict = {}
-    #: inputs after the first may come at their own exponents (the op aligns them);
-    #: ``in_exp`` is then the first input's
-    mixed_exps: bool = False
+    #: inputs after the first may come at their own exponents (the op aligns them) from
+    #: this bundle schema_version on (0: never); ``in_exp`` is then the first input's
+    mixed_exps: int = 0
     #: the first bundle schema_version with this op (older manifests may not use it)
     since_schema: int = 1
     #: Verilog module of the op's core (None: no RTL core)

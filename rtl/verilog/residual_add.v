@@ -1,12 +1,15 @@
-// residual_add: out = requant(a + b, SHIFT, OUT_BITS, OUT_SIGNED) per channel,
-// SHIFT = out_exp - in_exp. Joins two AXI4-Streams beat by beat; tlast/tuser
-// come from stream a.
+// residual_add: out = requant((a << A_SHIFT) + (b << B_SHIFT), SHIFT, OUT_BITS, OUT_SIGNED)
+// per channel. A_SHIFT, B_SHIFT >= 0 align inputs at their own exponents to the finer
+// one e (exact; both 0 when they share one), SHIFT = out_exp - e. Joins two
+// AXI4-Streams beat by beat; tlast/tuser come from stream a.
 module residual_add #(
     parameter C          = 4,
     parameter A_BITS     = 8,
     parameter A_SIGNED   = 1,
     parameter B_BITS     = 8,
     parameter B_SIGNED   = 1,
+    parameter A_SHIFT    = 0,
+    parameter B_SHIFT    = 0,
     parameter OUT_BITS   = 8,
     parameter OUT_SIGNED = 1,
     parameter SHIFT      = 0
@@ -31,7 +34,9 @@ module residual_add #(
     output wire                  m_axis_tlast,
     output wire                  m_axis_tuser
 );
-    localparam SW = ((A_BITS > B_BITS) ? A_BITS : B_BITS) + 2;
+    localparam AW = A_BITS + A_SHIFT;
+    localparam BW = B_BITS + B_SHIFT;
+    localparam SW = ((AW > BW) ? AW : BW) + 2;       // sum width (sign + carry)
 
     wire en;
     wire both = s_a_axis_tvalid && s_b_axis_tvalid;
@@ -49,8 +54,10 @@ module residual_add #(
         for (gc = 0; gc < C; gc = gc + 1) begin : g_c
             wire [A_BITS-1:0] ar = s_a_axis_tdata[gc*A_BITS +: A_BITS];
             wire [B_BITS-1:0] br = s_b_axis_tdata[gc*B_BITS +: B_BITS];
-            wire [SW-1:0] ax = {{(SW-A_BITS){(A_SIGNED != 0) & ar[A_BITS-1]}}, ar};
-            wire [SW-1:0] bx = {{(SW-B_BITS){(B_SIGNED != 0) & br[B_BITS-1]}}, br};
+            wire [SW-1:0] ae = {{(SW-A_BITS){(A_SIGNED != 0) & ar[A_BITS-1]}}, ar};
+            wire [SW-1:0] be = {{(SW-B_BITS){(B_SIGNED != 0) & br[B_BITS-1]}}, br};
+            wire [SW-1:0] ax = ae << A_SHIFT;
+            wire [SW-1:0] bx = be << B_SHIFT;
             always @(posedge aclk) begin
                 if (en) sum1[gc*SW +: SW] <= ax + bx;
             end
