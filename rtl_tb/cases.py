@@ -33,15 +33,16 @@ def _runs(rng: random.Random, max_w: int, n_big: int = 1):
 
 # ------------------------------------------------------------------ conv3x3
 def conv_case(seed: int, full: bool = False, max_w: int = 12, small: bool = False,
-              pack: bool = False) -> dict:
+              pack: bool = False, in_bits: int | None = None) -> dict:
     """Random conv3x3 parameters. `full`: PI=CIN, PO=COUT (II = 1). `pack`: two
-    INT8 products per multiplier (PACK = 1, operands of at most 8 bits, PO >= 2)."""
+    INT8 products per multiplier (PACK = 1, operands of at most 8 bits, PO >= 2).
+    `in_bits`: the input width (random 6..8 otherwise; 16: a conv on a 16-bit trunk)."""
     rng = random.Random(seed)
     cin = rng.randint(1, 4 if small else 6)
     cout = rng.randint(2 if pack else 1, 3 if small else 5)
     pi = cin if full else rng.randint(1, cin)
     po = cout if full else rng.randint(2 if pack else 1, cout)
-    in_bits = rng.choice([8, 8, 7]) if pack else rng.choice([8, 8, 6])
+    in_bits = (rng.choice([8, 8, 7]) if pack else rng.choice([8, 8, 6])) if in_bits is None else in_bits
     in_signed = rng.choice([0, 1])
     w_bits = rng.choice([8, 8, 6]) if pack else rng.choice([8, 8, 5])
     out_bits = rng.choice([8, 8, 10])
