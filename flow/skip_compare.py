@@ -38,12 +38,14 @@ CLIPS = ("carphone", "bikes", "bigbuckbunny")
 FORMS = {"none": ("tiny", "w8a8", None), "anchor": ("tiny-anchor", "w8a8", None),
          "anchor-f16": ("tiny-anchor", "w8a8-f16", "anchor"), "bicubic": ("tiny-bicubic", None, None),
          # issue 10's quantizer options on top of anchor-f16 (README "Quantizer options"):
-         # independent exponents at the residual adds + unsigned after conv_in's ReLU; 16-bit trunk
+         # independent exponents at the residual adds + unsigned after conv_in's ReLU; 16-bit trunk;
+         # per-output-channel power-of-two weight scales
          "anchor-f16-ia": ("tiny-anchor", "w8a8-f16-ia", "anchor"),
-         "anchor-f16-t16": ("tiny-anchor", "w8a8-f16-t16", "anchor")}
+         "anchor-f16-t16": ("tiny-anchor", "w8a8-f16-t16", "anchor"),
+         "anchor-f16-pc": ("tiny-anchor", "w8a8-f16-pc", "anchor")}
 #: forms that differ from anchor-f16 in quantizers only get its QAT iterations (1,055), not a
 #: wall-clock budget, so a busier machine does not give them fewer steps
-QAT_ITERATIONS = {"anchor-f16-ia": 1055, "anchor-f16-t16": 1055}
+QAT_ITERATIONS = {"anchor-f16-ia": 1055, "anchor-f16-t16": 1055, "anchor-f16-pc": 1055}
 
 
 def _cli(*args, log=None):

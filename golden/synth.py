@@ -42,8 +42,9 @@ def synthetic_frames(n: int = 2, H: int = 32, W: int = 48, seed: int = 0) -> np.
 class _Builder:
     """Appends layers to one net while running them on calibration data."""
 
-    def __init__(self, net, rng, arrays, x, in_spec):
+    def __init__(self, net, rng, arrays, x, in_spec, per_channel=False):
         self.net, self.rng, self.arrays, self.layers = net, rng, arrays, []
+        self.per_channel = per_channel
         self.t = {"input": x}
         self.spec = {"input": in_spec}
 
@@ -72,21 +73,29 @@ class _Builder:
         if fit:
             acc = ops.conv3x3_acc(x, w).astype(np.float64) * 2.0 ** (in_exp + w_exp)
             w_exp -= max(0, self._calib(acc, bits, signed, out_exp) - out_exp)
+        extra = {"leaky_shift": leaky_shift} if act == "leaky" else {}
+        d = np.zeros(cout, np.int64)
+        if self.per_channel:
+            # per-channel exponents (schema 3): channel o's weights d[o] octaves coarser, same real values
+            d = self.rng.integers(0, 3, cout)
+            d[0] = 0
+            w = np.rint(w / 2.0 ** d[:, None, None, None]).astype(np.int8)
+            extra["w_exps"] = [int(w_exp + v) for v in d]
         acc_exp = in_exp + w_exp
-        b = np.clip(np.rint(b_real * 2.0 ** -acc_exp), -(2**31 - 1), 2**31 - 1).astype(np.int32)
+        b = np.clip(np.rint(b_real * 2.0 ** -(acc_exp + d)), -(2**31 - 1), 2**31 - 1).astype(np.int32)
+        w_eff, b_eff = np.left_shift(w.astype(np.int64), d[:, None, None, None]), np.left_shift(b.astype(np.int64), d)
         if out_exp is None:
-            acc = ops.conv3x3_acc(x, w, b).astype(np.float64)
+            acc = ops.conv3x3_acc(x, w_eff, b_eff).astype(np.float64)
             if act == "relu":
                 acc = np.maximum(acc, 0)
             elif act == "leaky":
                 acc = np.where(acc < 0, acc * 2.0 ** -leaky_shift, acc)
             out_exp = self._calib(acc * 2.0 ** acc_exp, bits, signed, in_exp)
-        extra = {"leaky_shift": leaky_shift} if act == "leaky" else {}
         L = self._base(name, "conv3x3", [src], out_exp, bits, signed, cout, cin=cin, cout=cout,
                        weight=f"{name}.weight", bias=f"{name}.bias", w_bits=8, w_exp=int(w_exp),
                        b_bits=32, act=act, **extra)
         self.arrays[L["weight"]], self.arrays[L["bias"]] = w, b
-        self.t[name] = ops.conv3x3(x, w, b, in_exp, w_exp, out_exp, bits, signed, act, leaky_shift)
+        self.t[name] = ops.conv3x3(x, w_eff, b_eff, in_exp, w_exp, out_exp, bits, signed, act, leaky_shift)
         return name
 
     @staticmethod
@@ -122,9 +131,9 @@ class _Builder:
         return name
 
 
-def _srnet(rng, arrays, x, nf, nb, tail, skip="none", own_exps=False):
+def _srnet(rng, arrays, x, nf, nb, tail, skip="none", own_exps=False, per_channel=False):
     spec = {"channels": SRNET_IN_CHANNELS, "out_bits": 8, "out_signed": False, "out_exp": IMAGE_EXP}
-    B = _Builder("srnet", rng, arrays, x, spec)
+    B = _Builder("srnet", rng, arrays, x, spec, per_channel)
     trunk = B.conv("conv_in", "input", nf, "relu", signed=not own_exps)
     for k in range(nb):
         h = B.conv(f"rb{k}_conv1", trunk, nf, "relu", signed=False)
@@ -171,7 +180,7 @@ def _fnet(rng, arrays, x, div, lr_frac_bits):
 def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int = 4,
                   seed: int = 0, upsampler: str = "bicubic", max_velocity: int = 24,
                   lr_frac_bits: int = 8, hr_frac_bits: int = 4, skip: str = "none",
-                  own_add_exps: bool = False) -> tuple[dict, dict]:
+                  own_add_exps: bool = False, per_channel: bool = False) -> tuple[dict, dict]:
     """A valid random bundle as (manifest, arrays); wrap with `Bundle(*random_bundle())`.
 
     `tail`: ``'espcn'`` (conv_sub nf->48 at LR + pixel_shuffle) or
@@ -181,7 +190,8 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
     signed residual and ``anchor`` adds lr_curr before the shuffle).
     `own_add_exps`: the residual adds' inputs at their own exponents and the first
     trunk tensor unsigned (quantizer options ``independent_add_exps`` and
-    ``unsigned_after_relu``; schema 3).
+    ``unsigned_after_relu``; schema 3). `per_channel`: SRNet's convs with
+    per-output-channel weight exponents (``w_exps``, option ``per_channel_weights``).
     """
     if skip not in ("none", "anchor") or (skip == "anchor" and tail != "espcn"):
         raise ValueError(f"skip must be 'none' or 'anchor' (anchor with the espcn tail), got {skip!r}")
@@ -198,15 +208,15 @@ def random_bundle(nf: int = 16, nb: int = 2, tail: str = "espcn", fnet_div: int 
     hr = np.repeat(np.repeat(lr[0], 4, 0), 4, 1)
     arrays: dict = {}
     sx = np.concatenate([lr[0], ops.space_to_depth(hr, 4)], -1)
-    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail, skip, own_add_exps)
+    s_layers, s_out = _srnet(rng, arrays, sx, nf, nb, tail, skip, own_add_exps, per_channel)
     f_layers, f_out = _fnet(rng, arrays, np.concatenate([lr[1], lr[0]], -1), fnet_div, lr_frac_bits)
     manifest = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "preset": f"synth-nf{nf}-nb{nb}-{tail}" + ("-anchor" if skip == "anchor" else "") +
-                  ("-ia" if own_add_exps else ""), "degradation": "BD" if upsampler == "bicubic" else "BI",
+                  ("-ia" if own_add_exps else "") + ("-pc" if per_channel else ""), "degradation": "BD" if upsampler == "bicubic" else "BI",
         "scale": 4, "source_checkpoint_sha256": None,
         "synth": {"seed": seed, "nf": nf, "nb": nb, "tail": tail, "fnet_div": fnet_div, "skip": skip,
-                  "own_add_exps": own_add_exps},
+                  "own_add_exps": own_add_exps, "per_channel": per_channel},
         "image": {"bits": 8, "exp": IMAGE_EXP},
         "flow": {"max_velocity": max_velocity, "lr_frac_bits": lr_frac_bits,
                  "hr_frac_bits": hr_frac_bits, "upsampler": upsampler},

@@ -65,8 +65,10 @@ def _quant_params(model, node):
     if np.any(zp != 0):
         raise QonnxMismatch(f"Quant {node.name!r} has a non-zero zero point; the contract is symmetric")
     if scale.size != 1:
-        raise QonnxMismatch(f"Quant {node.name!r} has a per-channel scale; the contract uses per-tensor "
-                            "power-of-two scales (Int8WeightPerTensorFixedPoint)")
+        raise QonnxMismatch(f"Quant {node.name!r} has a per-channel scale; hls4ml would rescale it per "
+                            "channel in its own arithmetic. Per-channel weights (quantizer option "
+                            "per_channel_weights) go through the bundle's QONNX, where the shifts are in "
+                            "the weights: build from the bundle (the default), not from the Brevitas QONNX")
     e = np.log2(scale[0])
     if scale[0] <= 0 or e != np.round(e):
         raise QonnxMismatch(f"Quant {node.name!r} scale {scale[0]!r} is not a power of two; use fixed-point "
@@ -213,13 +215,15 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
             bq = model.find_producer(n.input[2]) if len(n.input) > 2 else None
             if wq is None or wq.op_type != "Quant":
                 raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} weights are not quantized by a Quant node")
+            # the weights the hardware computes with (per-channel exponents moved into them)
+            w_ref, b_ref, w_exp, w_bits, _ = op.effective(L, bundle.arrays)
             e, bits, signed, narrow = _quant_params(model, wq)
-            if (e, bits, signed) != (L["w_exp"], L["w_bits"], True):
+            if (e, bits, signed) != (w_exp, w_bits, True):
                 raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} weight quantizer {bits}-bit exp {e}, "
-                                    f"bundle says {L['w_bits']}-bit exp {L['w_exp']}")
+                                    f"bundle says {w_bits}-bit exp {w_exp}")
             w = _init(model, wq.input[0])
             w_codes = np.round(w * 2.0 ** -e)
-            ref = bundle.arrays[L["weight"]].astype(np.float64)  # OIHW
+            ref = w_ref.astype(np.float64)  # OIHW
             if w_codes.shape == ref.shape:
                 cand = [w_codes]
             else:
@@ -232,18 +236,18 @@ def name_and_check(model, bundle, net: str = "srnet", layers: list[str] | None =
                 raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has {bad} weight codes that differ "
                                     "from the bundle; export both from the same model")
             rename(wq, name + "_wq")
-            acc_exp = int(L["in_exp"]) + int(L["w_exp"])
+            acc_exp = int(L["in_exp"]) + w_exp
             if bq is not None and bq.op_type == "Quant":
                 e, bits, signed, _ = _quant_params(model, bq)
                 b = _init(model, bq.input[0])
                 b_codes = np.round(b * 2.0 ** -acc_exp)
-                if e != acc_exp or not np.array_equal(b_codes, bundle.arrays[L["bias"]].astype(np.float64)):
+                if e != acc_exp or not np.array_equal(b_codes, b_ref.astype(np.float64)):
                     raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} bias differs from the bundle "
                                         f"(QONNX exp {e}, bundle acc_exp {acc_exp})")
                 rename(bq, name + "_bq")
             elif bq is not None:
                 raise QonnxMismatch(f"conv {name!r}: bias is not quantized by a Quant node (use Int32Bias)")
-            elif np.any(bundle.arrays[L["bias"]] != 0):
+            elif np.any(b_ref != 0):
                 raise QonnxMismatch(f"bundle/QONNX mismatch: conv {name!r} has no bias in the QONNX")
             act = _single_consumer(model, n, ("Relu", "LeakyRelu"))
             if L["act"] == "none" and act is not None:

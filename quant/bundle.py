@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from egvsr.golden.bundle import SCHEMA, SCHEMA_VERSION, Bundle, write_bundle
+from egvsr.golden.oplib.conv3x3 import MAX_CHANNEL_SHIFT
 from egvsr.golden.validate import SRNET_IN_CHANNELS
 
 from .qegvsr import MAX_VELOCITY, QuantEGVSR, exp_of
@@ -60,20 +61,31 @@ class _Net:
     def conv(self, name, src, out, act, leaky_shift=None):
         conv = getattr(self.m, name)
         qw = conv.quant_weight()
-        w_exp = exp_of(qw.scale)
+        scale = qw.scale.detach().double().reshape(-1)
+        per_channel = scale.numel() > 1
+        w_exps = [exp_of(s) for s in scale] if per_channel else [exp_of(qw.scale)] * conv.out_channels
+        w_exp = min(w_exps)
         w_int = torch.round(qw.value.detach().double() / qw.scale.detach().double()).cpu().numpy().astype(np.int64)
         wmax = 2 ** (int(qw.bit_width) - 1) - 1
         if np.abs(w_int).max(initial=0) > wmax:
             raise QuantizerError(f"{name}: weights exceed the narrow {int(qw.bit_width)}-bit range")
-        acc_exp = self.out[src]["out_exp"] + w_exp
+        if max(w_exps) - w_exp > MAX_CHANNEL_SHIFT:
+            raise QuantizerError(f"{name}: per-channel weight exponents span {w_exps and max(w_exps) - w_exp} "
+                                 f"octaves, more than the {MAX_CHANNEL_SHIFT} the hardware takes into its weights")
+        in_exp = self.out[src]["out_exp"]
+        acc_exps = np.asarray(w_exps, np.int64) + in_exp   # per channel (one value without per_channel)
         b_bits = self.spec.b_bits
-        b_int = torch.round(conv.bias.detach().double() * math.ldexp(1.0, -acc_exp)).cpu().numpy().astype(np.int64)
+        b_int = torch.round(conv.bias.detach().double() *
+                            torch.pow(2.0, -torch.from_numpy(acc_exps).double())).cpu().numpy().astype(np.int64)
         lim = 2 ** (b_bits - 1)
         if b_int.size and (b_int.min() < -lim or b_int.max() > lim - 1):
-            raise QuantizerError(f"{name}: a bias does not fit {b_bits} bits at exponent {acc_exp}; use 32-bit biases")
+            raise QuantizerError(f"{name}: a bias does not fit {b_bits} bits at exponent {int(acc_exps.min())}; "
+                                 "use 32-bit biases")
         self.arrays[f"{name}.weight"] = w_int.astype(np.int8 if int(qw.bit_width) <= 8 else np.int16)
         self.arrays[f"{name}.bias"] = b_int.astype(np.int32 if b_bits > 16 else np.int16)
         extra = {"leaky_shift": leaky_shift} if act == "leaky" else {}
+        if per_channel:
+            extra["w_exps"] = [int(e) for e in w_exps]
         return self._add(name, "conv3x3", [src], out, conv.out_channels, cin=conv.in_channels, cout=conv.out_channels,
                          weight=f"{name}.weight", bias=f"{name}.bias", w_bits=int(qw.bit_width), w_exp=w_exp,
                          b_bits=b_bits, act=act, **extra)

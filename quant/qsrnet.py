@@ -9,13 +9,13 @@ import torch.nn.functional as F
 from egvsr.model.presets import Preset
 
 from .quantizers import (ActQuant, ImageQuant, QuantizerError, QuantSpec, UActQuant, WeightQuant,
-                         bias_quant, check_quantizer)
+                         WeightQuantPerChannel, bias_quant, check_quantizer)
 
 
 def qconv(cin, cout, spec: QuantSpec, weight_quant=None, bias_q=None):
-    wq = WeightQuant if weight_quant is None else weight_quant
+    wq = (WeightQuantPerChannel if spec.per_channel_weights else WeightQuant) if weight_quant is None else weight_quant
     bq = bias_quant(spec.b_bits) if bias_q is None else bias_q
-    check_quantizer(wq, "weight")
+    check_quantizer(wq, "weight", per_channel=spec.per_channel_weights)
     check_quantizer(bq, "bias")
     return qnn.QuantConv2d(cin, cout, 3, stride=1, padding=1, bias=True, weight_quant=wq,
                            weight_bit_width=spec.w_bits, bias_quant=bq, return_quant_tensor=False)

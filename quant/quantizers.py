@@ -1,8 +1,9 @@
 """Power-of-two fixed-point quantizers: the only kind the hardware flow takes.
 
-Every scale is ``2**e`` (no float scales), per tensor (no per-channel
-scales), with no zero point, so an integer bundle, hls4ml's ap_fixed types
-and the Verilog shifts all represent it exactly (docs/numerics.md).
+Every scale is ``2**e`` (no float scales), per tensor (weights optionally
+per output channel, spec option ``per_channel_weights``), with no zero point,
+so an integer bundle, hls4ml's ap_fixed types and the Verilog shifts all
+represent it exactly (docs/numerics.md).
 
 Hardware-friendly choices where the float network has none, per preset:
 - FNet's LeakyReLU(0.2) becomes a slope of ``2**-leaky_shift`` (0.25 by
@@ -11,7 +12,10 @@ Hardware-friendly choices where the float network has none, per preset:
   float net p/255); SRNet's output quantizer is fixed to the same uint8 scale,
   so the output code is the output pixel.
 - The residual trunk of SRNet uses one shared quantizer on both inputs of
-  each add (``q_trunk{k}``); the add is then an integer add + shift.
+  each add (``q_trunk{k}``); the add is then an integer add + shift. Option
+  ``independent_add_exps``: each input its own quantizer, aligned by a free
+  shift (``unsigned_after_relu`` then makes conv_in's output unsigned);
+  ``trunk_bits``: the trunk tensors wider than ``a_bits``.
 - ``tanh(x) * 24`` is a table over the codes of the flow head
   (golden.ops.tanh_flow_lut), int8 by default, ``flow_bits`` up to 16
   (spec ``w8a8-f16``: finer flow steps, a 64 Ki-entry host table); the LR flow has ``lr_frac_bits`` fraction bits
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from brevitas.core.scaling import ConstScaling
+from brevitas.core.scaling import ConstScaling, ScalingPerOutputType
 from brevitas.quant import Int16Bias, Int32Bias
 from brevitas.quant.fixed_point import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
                                         Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPointMaxInit)
@@ -48,6 +52,9 @@ class QuantSpec:
     # needs independent_add_exps (else it shares rb0's signed residual quantizer)
     unsigned_after_relu: bool = False
     trunk_bits: int = 0  # bits of SRNet's trunk tensors (adds and their residuals); 0: a_bits
+    # one power-of-two weight scale per output channel (every conv): a per-channel shift,
+    # which the hardware takes into the weights (bundle field w_exps, schema 3)
+    per_channel_weights: bool = False
 
     def __post_init__(self):
         if not 2 <= self.w_bits <= 8:
@@ -83,13 +90,20 @@ QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16)
                # issue 10's quantizer options on top of the 16-bit flow head (README "Quantizer options")
                "w8a8-f16-ia": QuantSpec("w8a8-f16-ia", flow_bits=16, independent_add_exps=True,
                                         unsigned_after_relu=True),
-               "w8a8-f16-t16": QuantSpec("w8a8-f16-t16", flow_bits=16, trunk_bits=16)}
+               "w8a8-f16-t16": QuantSpec("w8a8-f16-t16", flow_bits=16, trunk_bits=16),
+               "w8a8-f16-pc": QuantSpec("w8a8-f16-pc", flow_bits=16, per_channel_weights=True)}
 
 IMAGE_EXP = -8
 
 
 class WeightQuant(Int8WeightPerTensorFixedPoint):
     """Per-tensor power-of-two weights, narrow range (Brevitas fixed point)."""
+
+
+class WeightQuantPerChannel(WeightQuant):
+    """Per-output-channel power-of-two weights (spec ``per_channel_weights``)."""
+    scaling_per_output_type = ScalingPerOutputType.CHANNEL
+    scaling_per_output_channel = True
 
 
 class ActQuant(Int8ActPerTensorFixedPoint):
@@ -111,11 +125,12 @@ def bias_quant(bits: int):
     return {16: Int16Bias, 32: Int32Bias}[bits]
 
 
-def check_quantizer(q, role: str) -> None:
+def check_quantizer(q, role: str, per_channel: bool = False) -> None:
     """Refuse quantizers that are not per-tensor power-of-two fixed point.
 
-    ``role`` is 'weight', 'act' or 'bias'. Called when a model is built; the
-    bundle writer checks the actual scales again.
+    ``role`` is 'weight', 'act' or 'bias'; ``per_channel``: a weight quantizer may
+    have one scale per output channel (spec option ``per_channel_weights``).
+    Called when a model is built; the bundle writer checks the actual scales again.
     """
     name = getattr(q, "__name__", repr(q))
     if role == "bias":
@@ -132,9 +147,12 @@ def check_quantizer(q, role: str) -> None:
                              "the hardware needs POWER_OF_TWO (use a *FixedPoint quantizer, e.g. "
                              "Int8WeightPerTensorFixedPoint / Int8ActPerTensorFixedPoint)")
     per = _attr(q, "scaling_per_output_type", None)
-    if per is not None and getattr(per, "name", str(per)) != "TENSOR":
+    allowed = ("TENSOR", "CHANNEL") if per_channel and role == "weight" else ("TENSOR",)
+    if per is not None and getattr(per, "name", str(per)) not in allowed:
         raise QuantizerError(f"{role} quantizer {name}: per-{getattr(per, 'name', per).lower()} scales are not "
-                             "supported; the streaming cores expect one scale per tensor (use a PerTensor quantizer)")
+                             "supported; the streaming cores expect one scale per tensor (use a PerTensor "
+                             "quantizer" + (", or the spec option per_channel_weights for weights)" if role == "weight"
+                                            else ")"))
     if _attr(q, "zero_point_impl", None) is not None and "Zero" not in getattr(_attr(q, "zero_point_impl", None), "__name__", "Zero"):
         raise QuantizerError(f"{role} quantizer {name}: asymmetric (zero-point) quantization is not supported")
 

@@ -216,3 +216,38 @@ def test_schema_3_add_inputs_at_own_exponents(real_frames):
     old["schema_version"] = 2
     with pytest.raises(BundleError, match="rb0_add.*need schema_version 3"):
         Bundle(old, arrays)
+
+
+def test_schema_3_per_channel_weight_exponents(real_frames):
+    """Schema 3: a conv's weights may carry one exponent per output channel (``w_exps``,
+    option per_channel_weights): channel o accumulates at in_exp + w_exps[o] and shifts by
+    out_exp - that. Checked against the definition on real frames; the effective (shifted)
+    weights the hardware uses give the same; bad w_exps and a schema-2 manifest are refused."""
+    from egvsr.golden import ops
+    from egvsr.golden.fixed import rshift_rne
+    from egvsr.golden.graph import run_graph
+    from egvsr.golden.network import srnet_input
+    from egvsr.golden.oplib import get
+    man, arrays = random_bundle(nf=8, nb=1, seed=5, per_channel=True)
+    b = Bundle(man, arrays)
+    lr, prev = real_frames[1, 40:56, 60:84], real_frames[0, 40:56, 60:84]
+    x = srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1))
+    t = run_graph(b, "srnet", x, keep=True)
+    L = b.layer("srnet", "conv_in")
+    assert len(set(L["w_exps"])) > 1 and L["w_exp"] == min(L["w_exps"])
+    acc = ops.conv3x3_acc(x, arrays[L["weight"]], arrays[L["bias"]])
+    want = np.stack([np.clip(rshift_rne(np.maximum(acc[..., o], 0), L["out_exp"] - (-8 + e)), -128, 127)
+                     for o, e in enumerate(L["w_exps"])], -1)
+    assert np.array_equal(t["conv_in"], want) and want.std() > 1
+    w, bias, w_exp, w_bits, b_bits = get("conv3x3").effective(L, arrays)
+    assert w_bits == L["w_bits"] + max(L["w_exps"]) - w_exp and b_bits == L["b_bits"] + max(L["w_exps"]) - w_exp
+    assert np.array_equal(ops.conv3x3(x, w, bias, -8, w_exp, L["out_exp"], 8, True, "relu"), t["conv_in"])
+    for bad, match in (([0] * 3, "list of 8"), ([L["w_exp"] + 9] + L["w_exps"][1:], "within 8")):
+        m2 = copy.deepcopy(man)
+        m2["srnet"]["layers"][0]["w_exps"] = bad
+        with pytest.raises(BundleError, match=match):
+            Bundle(m2, arrays)
+    old = copy.deepcopy(man)
+    old["schema_version"] = 2
+    with pytest.raises(BundleError, match="w_exps.*schema_version 3"):
+        Bundle(old, arrays)

@@ -42,7 +42,7 @@ CROPS = [(40, 60), (96, 20)]
 
 @pytest.fixture(scope="module")
 def bundle():
-    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=SEED, own_add_exps=True))
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=SEED, own_add_exps=True, per_channel=True))
     assert b.layer("srnet", "conv_sub")["out_exp"] < b.manifest["srnet"]["input"]["exp"]
     return b
 

@@ -40,7 +40,7 @@ def _bundle(kind):
         return load_bundle(p) if p.is_file() else Bundle(*random_bundle(seed=5))
     if kind == "cheap":
         return Bundle(*random_bundle(nf=16, nb=1, tail="cheap", seed=4))
-    return Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True))
+    return Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True, per_channel=True))
 
 
 @pytest.fixture(scope="module", params=["tiny", "anchor", pytest.param("cheap", marks=pytest.mark.slow)])

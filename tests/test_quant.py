@@ -230,3 +230,28 @@ def test_16_bit_trunk_golden_brevitas(real_frames):
         assert np.array_equal(_torch_srnet(m, x, torch.float64), run_graph(b, "srnet", x))
     with pytest.raises(QuantizerError, match="trunk bit width"):
         QuantSpec(trunk_bits=20)
+
+
+def test_per_channel_weights_golden_brevitas_qonnx(real_frames, tmp_path):
+    """Spec w8a8-f16-pc: one power-of-two weight scale per output channel (bundle w_exps);
+    Brevitas == golden (SRNet and FNet's flow head) == the bundle's QONNX on real frames."""
+    torch.manual_seed(7)
+    m = QuantEGVSR("tiny-anchor", "w8a8-f16-pc").eval()
+    with torch.no_grad():   # spread the channels' weight magnitudes over several octaves
+        m.srnet.conv_in.weight.mul_(torch.logspace(-2, 1, m.srnet.conv_in.out_channels, base=2)[:, None, None, None])
+    b = Bundle(*build_bundle(m))
+    assert len(set(b.layer("srnet", "conv_in")["w_exps"])) >= 3
+    x = _srnet_input(real_frames, 40, 60, 16, 24)
+    g = run_graph(b, "srnet", x)
+    assert g.std() > 10 and np.array_equal(_torch_srnet(m, x), g)
+    xf = np.concatenate([real_frames[2, :16, :24], real_frames[1, :16, :24]], -1)
+    e = b.layer("fnet", "flow_conv2")["out_exp"]
+    assert np.array_equal(_torch_fnet_head(m, xf, e), run_graph(b, "fnet", xf, keep=True)["flow_conv2"])
+    from egvsr.hls import bundle_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
+    q = cleanup_model(ModelWrapper(bundle_qonnx.srnet_qonnx(b, 16, 24)))
+    feed = {q.graph.input[0].name: (x.transpose(2, 0, 1)[None] / 256).astype(np.float32)}
+    y = execute_onnx(q, feed)[q.graph.output[0].name][0].transpose(1, 2, 0)
+    assert np.array_equal(np.round(y * 256), g)

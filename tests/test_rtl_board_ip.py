@@ -251,7 +251,7 @@ def test_board_ip_anchor_bundle(real_frames, tmp_path):
     from egvsr.golden.synth import random_bundle
     from egvsr.rtl_tb.backend import RtlSrnet
     from egvsr.rtl_tb.lint import lint_top
-    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True))
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True, per_channel=True))
     r = RtlSrnet(b, simulator="verilator", board_io=True, workdir=tmp_path)
     lr, prev = real_frames[1, 40:48, 60:72], real_frames[0, 40:48, 60:72]
     x = np.asarray(srnet_input(lr, np.repeat(np.repeat(prev, 4, 0), 4, 1)), np.uint8)

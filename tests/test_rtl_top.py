@@ -257,7 +257,7 @@ def anchor_top(tmp_path_factory):
     from egvsr.golden.synth import random_bundle
     from egvsr.rtl.generate import generate_srnet
     from egvsr.rtl_tb.harness import Harness, dut_instance
-    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True))
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True, per_channel=True))
     g = tmp_path_factory.mktemp("anchor_top")
     generate_srnet(b, g, board="pynq-z2", max_w=16)
     meta = json.loads((g / "manifest.json").read_text())
@@ -320,6 +320,6 @@ def test_lint_anchor_top(tmp_path):
     from egvsr.golden.synth import random_bundle
     from egvsr.rtl.generate import generate_srnet
     from egvsr.rtl_tb.lint import lint_top
-    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True))
+    b = Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True, per_channel=True))
     top = generate_srnet(b, tmp_path / "g", board="pynq-z2", max_w=64)
     assert lint_top(top.parent) == ""

@@ -7,6 +7,7 @@ RTL: `rtl/verilog/conv3x3.v` (PI input x PO output channels per clock).
 """
 from __future__ import annotations
 
+import numpy as np
 
 from .. import ops
 from .base import Cost, Op, ceil_div
@@ -109,6 +110,11 @@ def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -
     return 2 * bram18(cin * in_bits, line_w) + rom
 
 
+#: per-output-channel weight exponents may span at most this many octaves (the shift
+#: moves into the weight word: 8-bit weights become up to 8 + this bits wide)
+MAX_CHANNEL_SHIFT = 8
+
+
 class Conv3x3(Op):
     name = "conv3x3"
     fields = {"cin": "int", "cout": "int", "w_exp": "int", "w_bits": "int", "b_bits": "int",
@@ -122,11 +128,42 @@ class Conv3x3(Op):
                        {"CIN": 2, "COUT": 2, "W_BITS": 3, "LUT_MULTS": 99},
                        {"CIN": 17, "COUT": 4, "PO": 2, "PACK": 1})
 
+    @staticmethod
+    def effective(L: dict, arrays: dict):
+        """(weights, biases, w_exp, w_bits, b_bits) the hardware computes with.
+
+        Per-tensor weights: the bundle's. Per-output-channel exponents (``w_exps``,
+        schema 3, quantizer option ``per_channel_weights``): channel o's weights and
+        bias shifted left by ``d[o] = w_exps[o] - w_exp`` (``w_exp = min(w_exps)``),
+        so one accumulator exponent and one requant shift serve every channel:
+        ``requant(acc[o] << d, s - d) == requant(acc[o], s - d + d)``, exact. The
+        per-channel shift thus sits on the weight side: ``w_bits + max(d)``-bit
+        weights, ``b_bits + max(d)``-bit biases (docs/numerics.md)."""
+        w, b = arrays[L["weight"]], arrays[L["bias"]]
+        if "w_exps" not in L:
+            return w, b, int(L["w_exp"]), int(L["w_bits"]), int(L["b_bits"])
+        d = np.asarray(L["w_exps"], np.int64) - int(L["w_exp"])
+        w = np.left_shift(w.astype(np.int64), d[:, None, None, None])
+        b = np.left_shift(b.astype(np.int64), d)
+        dm = int(d.max(initial=0))
+        return w, b, int(L["w_exp"]), int(L["w_bits"]) + dm, int(L["b_bits"]) + dm
+
     def check(self, c, L, prods, arrays, flow):
         ctx = c.ctx
         cin = c.field(L, "cin", "int", ctx)
         cout = c.field(L, "cout", "int", ctx)
-        c.field(L, "w_exp", "int", ctx)
+        w_exp = c.field(L, "w_exp", "int", ctx)
+        if "w_exps" in L:
+            if c.version < 3:
+                c.fail(f"{ctx}: per-channel weight exponents (w_exps) need schema_version 3, "
+                       f"the manifest declares {c.version}", "re-export the bundle with this egvsr version")
+            e = L["w_exps"]
+            if not (isinstance(e, list) and len(e) == cout and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                     for v in e)):
+                c.fail(f"{ctx}: w_exps must be a list of {cout} integers (one per output channel)")
+            if min(e) != w_exp or max(e) - w_exp > MAX_CHANNEL_SHIFT:
+                c.fail(f"{ctx}: w_exp must be min(w_exps) and the channels' exponents within "
+                       f"{MAX_CHANNEL_SHIFT} of it (got w_exp {w_exp}, w_exps {min(e)}..{max(e)})")
         w_bits = c.field(L, "w_bits", "int", ctx)
         b_bits = c.field(L, "b_bits", "int", ctx)
         act = c.field(L, "act", "str", ctx)
@@ -155,8 +192,8 @@ class Conv3x3(Op):
 
     # golden
     def run(self, bundle, L, xs, srcs, shuffle: int = 1):
-        w, b = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
-        return ops.conv3x3(xs[0], w, b, L["in_exp"], L["w_exp"], L["out_exp"], L["out_bits"],
+        w, b, w_exp, _, _ = self.effective(L, bundle.arrays)
+        return ops.conv3x3(xs[0], w, b, L["in_exp"], w_exp, L["out_exp"], L["out_bits"],
                            L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle)
 
     # cost model
@@ -179,7 +216,8 @@ class Conv3x3(Op):
 
     def cost(self, impl, node, fold, env):
         L = node.layer
-        cin, cout, wb = int(L["cin"]), int(L["cout"]), int(L["w_bits"])
+        cin, cout = int(L["cin"]), int(L["cout"])
+        wb = int(L["w_bits"]) + (max(L["w_exps"]) - int(L["w_exp"]) if "w_exps" in L else 0)
         in_bits = node.inputs[0].bits
         if impl == "hls":
             return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
@@ -193,12 +231,12 @@ class Conv3x3(Op):
     # HLS
     def hls_qonnx(self, b, L, xs, bundle):
         name = L["name"]
-        w, bias = bundle.arrays[L["weight"]], bundle.arrays[L["bias"]]
-        acc_exp = int(L["in_exp"]) + int(L["w_exp"])
-        wq = b.quant(b.const(name + "_w", b.exact(name + " weight", w, L["w_exp"])), L["w_exp"],
-                     L["w_bits"], True, narrow=True, name=name + "_wq")
+        w, bias, w_exp, w_bits, b_bits = self.effective(L, bundle.arrays)
+        acc_exp = int(L["in_exp"]) + w_exp
+        wq = b.quant(b.const(name + "_w", b.exact(name + " weight", w, w_exp)), w_exp,
+                     w_bits, True, narrow=True, name=name + "_wq")
         bq = b.quant(b.const(name + "_b", b.exact(name + " bias", bias, acc_exp)), acc_exp,
-                     L["b_bits"], True, name=name + "_bq")
+                     b_bits, True, name=name + "_bq")
         y = b.node("Conv", [xs[0], wq, bq], name, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
                    strides=[1, 1], dilations=[1, 1], group=1)
         if L["act"] == "relu":
@@ -214,15 +252,15 @@ class Conv3x3(Op):
     def rtl_params(self, node, env):
         L, name = node.layer, node.name
         src = node.inputs[0]
-        pi, po, nlut, pack = rtl_fold(env["fold"], src.bits, int(L["w_bits"]), env.get("int8_pack"))
+        w, b, w_exp, w_bits, b_bits = self.effective(L, env["bundle"].arrays)
+        pi, po, nlut, pack = rtl_fold(env["fold"], src.bits, w_bits, env.get("int8_pack"))
         wf, bf = f"{name}_w.mem", f"{name}_b.mem"
-        w, b = env["bundle"].arrays[L["weight"]], env["bundle"].arrays[L["bias"]]
-        env["write_conv_mems"](w, b, pi, po, int(L["w_bits"]), int(L["b_bits"]),
+        env["write_conv_mems"](w, b, pi, po, w_bits, b_bits,
                                env["out_dir"] / wf, env["out_dir"] / bf, pack=pack)
         return dict(CIN=L["cin"], COUT=L["cout"], IN_BITS=src.bits, IN_SIGNED=int(src.signed),
-                    W_BITS=int(L["w_bits"]), B_BITS=int(L["b_bits"]), OUT_BITS=node.output.bits,
+                    W_BITS=w_bits, B_BITS=b_bits, OUT_BITS=node.output.bits,
                     OUT_SIGNED=int(node.output.signed),
-                    SHIFT=int(L["out_exp"]) - (int(L["in_exp"]) + int(L["w_exp"])),
+                    SHIFT=int(L["out_exp"]) - (int(L["in_exp"]) + w_exp),
                     ACT=ACT_CODE[L.get("act", "none")],
                     LEAKY_SHIFT=int(L.get("leaky_shift", 0) or 0), PI=pi, PO=po,
                     MAX_W=env["line_w"], DIM_BITS=env["dim_bits"], PACK=int(pack), LUT_MULTS=nlut,
