@@ -42,10 +42,11 @@ FORMS = {"none": ("tiny", "w8a8", None), "anchor": ("tiny-anchor", "w8a8", None)
          # per-output-channel power-of-two weight scales
          "anchor-f16-ia": ("tiny-anchor", "w8a8-f16-ia", "anchor"),
          "anchor-f16-t16": ("tiny-anchor", "w8a8-f16-t16", "anchor"),
-         "anchor-f16-pc": ("tiny-anchor", "w8a8-f16-pc", "anchor")}
+         "anchor-f16-pc": ("tiny-anchor", "w8a8-f16-pc", "anchor"),
+         "anchor-f16-ia-pc": ("tiny-anchor", "w8a8-f16-ia-pc", "anchor")}
 #: forms that differ from anchor-f16 in quantizers only get its QAT iterations (1,055), not a
 #: wall-clock budget, so a busier machine does not give them fewer steps
-QAT_ITERATIONS = {"anchor-f16-ia": 1055, "anchor-f16-t16": 1055, "anchor-f16-pc": 1055}
+QAT_ITERATIONS = {f: 1055 for f in ("anchor-f16-ia", "anchor-f16-t16", "anchor-f16-pc", "anchor-f16-ia-pc")}
 
 
 def _cli(*args, log=None):
