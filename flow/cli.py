@@ -540,7 +540,13 @@ def build_parser():
     p.add_argument("--debug", action="store_true", help="print the traceback of an error")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def debug_arg(sp):
+    #: the specs of `egvsr.quant.quantizers.QUANT_SPECS` (named here: the parser imports no torch)
+QUANT_HELP = ("w8a8 (default), w8a8-b16, w4a8, w8a8-f16 (16-bit flow head), and on top of it -ia "
+              "(independent add exponents, unsigned after ReLU), -t16 (16-bit trunk), -pc (per-channel "
+              "weight scales), -ia-pc; README 'Quantizer options'")
+
+
+def debug_arg(sp):
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the traceback of an error")
 
@@ -605,7 +611,7 @@ def build_parser():
 
     sp = sub.add_parser("qat", help="quantization-aware fine-tuning from a float checkpoint")
     sp.add_argument("--from", dest="from_ckpt", help="float checkpoint (default: bundled tiny)")
-    sp.add_argument("--quant", default="w8a8", help="quantization spec: w8a8 (default), w8a8-b16, w4a8")
+    sp.add_argument("--quant", default="w8a8", help="quantization spec: " + QUANT_HELP)
     add_train_args(sp, qat=True)
     debug_arg(sp)
     sp.set_defaults(func=cmd_qat)
