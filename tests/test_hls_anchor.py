@@ -349,15 +349,18 @@ def test_header_every_code_pair_equals_golden(header_lib, case):
 @pytest.mark.slow
 def test_top_from_brevitas_anchor_export_equals_golden(xs, tmp_path):
     """Main path: the Brevitas anchor model's QONNX (quant.export) -> hls4ml, checked against its bundle;
-    spec w8a8-f16-ia: the residual adds take inputs at their own exponents, conv_in's output is unsigned."""
+    with the quantizer options of w8a8-f16-ia and w8a8-f16-t16 together: the residual adds take
+    inputs at their own exponents, conv_in's output is unsigned, the trunk is 16 bits wide."""
     torch = pytest.importorskip("torch")
     from egvsr.quant.bundle import build_bundle
     from egvsr.quant.export import export_qonnx_srnet
     from egvsr.quant.qegvsr import QuantEGVSR
+    from egvsr.quant.quantizers import QuantSpec
     torch.manual_seed(5)
-    m = QuantEGVSR("tiny-anchor", "w8a8-f16-ia").eval()
+    spec = QuantSpec("ia-t16", flow_bits=16, independent_add_exps=True, unsigned_after_relu=True, trunk_bits=16)
+    m = QuantEGVSR("tiny-anchor", spec).eval()
     b = Bundle(*build_bundle(m))
-    assert not b.layer("srnet", "conv_in")["out_signed"]
+    assert not b.layer("srnet", "conv_in")["out_signed"] and b.layer("srnet", "rb0_add")["out_bits"] == 16
     assert b.layer("srnet", "rb0_add")["in_exp"] != b.layer("srnet", "rb0_conv2")["out_exp"]
     q = export_qonnx_srnet(m, tmp_path / "srnet.onnx", H, W)
     core = build_core(b, TOP, H, W, tmp_path / "prj", PART, CLK, qonnx=str(q), pixels_per_beat=4).compile()
