@@ -1,5 +1,6 @@
 """`egvsr bench`: opt-in suites stay out of `make bench`; the skip comparison reuses finished runs."""
 import json
+from pathlib import Path
 
 from egvsr.flow import bench, skip_compare
 
@@ -31,22 +32,39 @@ def test_skip_compare_reuses_finished_steps(monkeypatch, tmp_path):
     def fake_cli(*args, log=None):
         calls.append(args[0])
         if args[0] == "qat":
-            calls.append((str(args[args.index("--from") + 1]), args[args.index("--quant") + 1]))
+            calls.append((str(args[args.index("--from") + 1]), args[args.index("--quant") + 1],
+                          args[args.index("--iterations") + 1]))
         if args[0] == "export":
             stem = args[args.index("-o") + 1]
             stem.parent.mkdir(parents=True, exist_ok=True)
             stem.with_suffix(".json").write_text("{}")
         return R(), 0.5
     monkeypatch.setattr(skip_compare, "_cli", fake_cli)
+    monkeypatch.setattr(skip_compare, "hardware_cost", lambda bundle: {"bundle": Path(bundle).name})
     out = tmp_path / "skip.json"
-    assert skip_compare.run(out, forms=("anchor", "anchor-f16", "bicubic")) == 0
-    # no training (the best.pth exist; anchor-f16 reuses anchor's float run), QAT with each spec
+    assert skip_compare.run(out, forms=("anchor", "anchor-f16", "anchor-f16-pc", "bicubic")) == 0
+    # no training (the best.pth exist; the anchor-f16 forms reuse anchor's float run), QAT with
+    # each spec: the time-limited forms up to 100000 iterations, the quantizer options 1,055
     anchor_best = str(tmp_path / "anchor" / "train" / "best.pth")
-    assert calls == ["qat", (anchor_best, "w8a8"), "export", "eval",
-                     "qat", (anchor_best, "w8a8-f16"), "export", "eval", "eval"]
+    assert calls == ["qat", (anchor_best, "w8a8", 100000), "export", "eval",
+                     "qat", (anchor_best, "w8a8-f16", 100000), "export", "eval",
+                     "qat", (anchor_best, "w8a8-f16-pc", 1055), "export", "eval", "eval"]
     res = json.loads(out.read_text())
+    assert res["forms"]["anchor-f16-pc"]["hardware"] == {"bundle": "tiny_anchor_w8a8_f16_pc.json"}
+    assert "hardware" not in res["forms"]["bicubic"]
     assert res["forms"]["anchor"]["train"] == {"iterations": 7}
     assert "quant" in res["forms"]["anchor"]["eval"]["clips"][0]
     assert res["forms"]["anchor-f16"]["float_run"] == "anchor" and res["forms"]["anchor-f16"]["quant"] == "w8a8-f16"
     assert "quant" not in res["forms"]["bicubic"]["eval"]["clips"][0]
     assert "quant" not in res["forms"]["bicubic"]["eval"]["mean"]
+
+
+def test_skip_compare_hardware_cost_is_the_planners_estimate():
+    """Each form's fabric cost: the planner's kv260 RTL plan at 960x540, labelled an estimate."""
+    from egvsr.golden.bundle import default_bundle_path, load_bundle
+    from egvsr.plan.planner import make_plan
+    hw = skip_compare.hardware_cost(default_bundle_path())
+    p = make_plan(load_bundle(default_bundle_path()), "kv260", "rtl", 960, 540, fps=30)
+    assert hw["estimate"].startswith("plan.make_plan") and hw["board"] == "kv260" and hw["target_fps"] == 30
+    assert (hw["fps"], hw["dsp"], hw["bram36"], hw["lut"]) == (p["fps"], p["dsp"], p["bram36"], p["lut"])
+    assert hw["fps"] > 0 and hw["dsp"] > 0
