@@ -535,18 +535,18 @@ def cmd_bench(args):
     return main(args.only)
 
 
-def build_parser():
-    p = Parser(prog="egvsr", description="EGVSR FPGA co-design toolkit")
-    p.add_argument("--debug", action="store_true", help="print the traceback of an error")
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    #: the specs of `egvsr.quant.quantizers.QUANT_SPECS` (named here: the parser imports no torch)
+#: the specs of `egvsr.quant.quantizers.QUANT_SPECS` (named here: the parser imports no torch)
 QUANT_HELP = ("w8a8 (default), w8a8-b16, w4a8, w8a8-f16 (16-bit flow head), and on top of it -ia "
               "(independent add exponents, unsigned after ReLU), -t16 (16-bit trunk), -pc (per-channel "
               "weight scales), -ia-pc; README 'Quantizer options'")
 
 
-def debug_arg(sp):
+def build_parser():
+    p = Parser(prog="egvsr", description="EGVSR FPGA co-design toolkit")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an error")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def debug_arg(sp):
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the traceback of an error")
 
