@@ -43,10 +43,17 @@ FORMS = {"none": ("tiny", "w8a8", None), "anchor": ("tiny-anchor", "w8a8", None)
          "anchor-f16-ia": ("tiny-anchor", "w8a8-f16-ia", "anchor"),
          "anchor-f16-t16": ("tiny-anchor", "w8a8-f16-t16", "anchor"),
          "anchor-f16-pc": ("tiny-anchor", "w8a8-f16-pc", "anchor"),
-         "anchor-f16-ia-pc": ("tiny-anchor", "w8a8-f16-ia-pc", "anchor")}
+         "anchor-f16-ia-pc": ("tiny-anchor", "w8a8-f16-ia-pc", "anchor"),
+         # the baseline and the cheapest option again with another QAT seed: how much of a
+         # difference between two forms is the run's own noise
+         "anchor-f16-s1": ("tiny-anchor", "w8a8-f16", "anchor"),
+         "anchor-f16-ia-s1": ("tiny-anchor", "w8a8-f16-ia", "anchor")}
 #: forms that differ from anchor-f16 in quantizers only get its QAT iterations (1,055), not a
 #: wall-clock budget, so a busier machine does not give them fewer steps
-QAT_ITERATIONS = {f: 1055 for f in ("anchor-f16-ia", "anchor-f16-t16", "anchor-f16-pc", "anchor-f16-ia-pc")}
+QAT_ITERATIONS = {f: 1055 for f in ("anchor-f16-ia", "anchor-f16-t16", "anchor-f16-pc", "anchor-f16-ia-pc",
+                                     "anchor-f16-s1", "anchor-f16-ia-s1")}
+#: QAT seed (sampling order and crops) of a form; 0 otherwise
+QAT_SEEDS = {"anchor-f16-s1": 1, "anchor-f16-ia-s1": 1}
 
 
 def _cli(*args, log=None):
@@ -103,7 +110,8 @@ def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tup
         if not (fd / "train" / "best.pth").is_file():
             _cli("train", "--preset", preset, "--out", fd / "train", "--init", PRETRAINED / "tiny_float.pth",
                  "--time-limit", train_s, "--iterations", 100000, *common, log=fd / "train.log")
-        entry = {"preset": preset, "quant": spec, "float_run": fd.name, "train": _summary(fd / "train")}
+        entry = {"preset": preset, "quant": spec, "float_run": fd.name, "qat_seed": QAT_SEEDS.get(form, 0),
+                 "train": _summary(fd / "train")}
         bundle = None
         if spec is not None:
             if not (d / "qat" / "best.pth").is_file():
@@ -111,7 +119,7 @@ def run(out, train_s: int = 3000, qat_s: int = 1500, frames: int = 20, forms=tup
                 budget = (["--time-limit", qat_s, "--iterations", 100000] if iters is None else
                           ["--time-limit", 3 * qat_s, "--iterations", iters])
                 _cli("qat", "--from", fd / "train" / "best.pth", "--quant", spec, "--out", d / "qat",
-                     *budget, *common, log=d / "qat.log")
+                     *budget, "--seed", QAT_SEEDS.get(form, 0), *common, log=d / "qat.log")
             entry["qat"] = _summary(d / "qat")
             bundle = d / "export" / f"{preset.replace('-', '_')}_{spec.replace('-', '_')}.json"
             if not bundle.is_file():
