@@ -92,7 +92,7 @@ QUANT_SPECS = {"w8a8": QuantSpec(), "w8a8-b16": QuantSpec("w8a8-b16", b_bits=16)
                                         unsigned_after_relu=True),
                "w8a8-f16-t16": QuantSpec("w8a8-f16-t16", flow_bits=16, trunk_bits=16),
                "w8a8-f16-pc": QuantSpec("w8a8-f16-pc", flow_bits=16, per_channel_weights=True),
-               # the options that cost no DSPs together
+               # ia and pc together (pc widens the weights: see README "Quantizer options")
                "w8a8-f16-ia-pc": QuantSpec("w8a8-f16-ia-pc", flow_bits=16, independent_add_exps=True,
                                            unsigned_after_relu=True, per_channel_weights=True)}
 
