@@ -10,8 +10,9 @@ JSON records):
    --data <stills>/train --moving-prob 1 --val <stills>/val_rocket
    --time-limit T`` (one thread),
 2. QAT (W8A8; ``anchor-f16``: spec w8a8-f16 from the ``anchor`` float run;
-   ``anchor-f16-ia`` / ``anchor-f16-t16``: the quantizer options, same float
-   run, anchor-f16's iteration count) from its best checkpoint, same data (not
+   ``anchor-f16-ia`` / ``-t16`` / ``-pc`` / ``-ia-pc``: the quantizer options,
+   and ``-s1`` forms: another QAT seed; same float run, anchor-f16's iteration
+   count) from its best checkpoint, same data (not
    for ``bicubic``: float only, the hardware flow has no HR bicubic op),
 3. ``egvsr export`` of the QAT checkpoint (the integer bundle),
 4. ``egvsr eval <clips> --compare --frames F --json`` with the float

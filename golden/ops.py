@@ -13,7 +13,7 @@ from .fixed import int_range, rshift_rne, storage_dtype
 from .flowops import FLOW_TAPS, flow_pad, flow_upsample4, tanh_flow, tanh_flow_lut, warp
 
 __all__ = [
-    "ACTS", "conv3x3", "conv3x3_acc", "add", "anchor_add", "relu", "pixel_shuffle", "depth_to_space",
+    "ACTS", "conv3x3", "conv3x3_acc", "aligned_sum", "add", "anchor_add", "relu", "pixel_shuffle", "depth_to_space",
     "space_to_depth", "maxpool2", "upsample2x", "FLOW_TAPS", "tanh_flow_lut", "tanh_flow",
     "flow_upsample4", "flow_pad", "warp",
 ]
@@ -38,6 +38,14 @@ def _requant_small(v: np.ndarray, s: int, bits: int, signed: bool) -> np.ndarray
     return np.clip(rshift_rne(v, s), lo, hi).astype(odt)
 
 
+def aligned_sum(a, a_exp: int, b, b_exp: int) -> tuple[np.ndarray, int]:
+    """``(a * 2**(a_exp - e) + b * 2**(b_exp - e), e)`` in int64 with ``e = min(a_exp, b_exp)``:
+    the exact sum of two tensors at their own exponents (left shifts only)."""
+    e = min(int(a_exp), int(b_exp))
+    return (np.left_shift(np.asarray(a).astype(np.int64), int(a_exp) - e) +
+            np.left_shift(np.asarray(b).astype(np.int64), int(b_exp) - e)), e
+
+
 def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool, b_exp: int | None = None) -> np.ndarray:
     """``requant(a + b, out_exp - in_exp, out_bits, out_signed)`` (batch).
 
@@ -49,8 +57,7 @@ def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool, b_exp:
     if a.shape != b.shape:
         raise ValueError(f"add: input shapes differ: {a.shape} vs {b.shape}")
     if b_exp is not None and int(b_exp) != int(in_exp):
-        e = min(int(in_exp), int(b_exp))
-        s = np.left_shift(a.astype(np.int64), int(in_exp) - e) + np.left_shift(b.astype(np.int64), int(b_exp) - e)
+        s, e = aligned_sum(a, in_exp, b, b_exp)
         return _requant_small(s, int(out_exp) - e, out_bits, out_signed)
     wide = np.int32 if max(a.dtype.itemsize, b.dtype.itemsize) <= 2 else np.int64
     return _requant_small(a.astype(wide) + b, int(out_exp) - int(in_exp), out_bits, out_signed)
@@ -71,10 +78,8 @@ def anchor_add(res, skip, res_exp: int, skip_exp: int, repeat: int, out_exp: int
     if res.shape[:-1] != skip.shape[:-1] or skip.shape[-1] < c:
         raise ValueError(f"anchor_add: skip {skip.shape} must match residual {res.shape} in size "
                          f"and have at least {c} channels")
-    e = min(int(res_exp), int(skip_exp))
-    a = np.left_shift(res.astype(np.int64), int(res_exp) - e)
-    b = np.left_shift(np.repeat(skip[..., :c].astype(np.int64), repeat, axis=-1), int(skip_exp) - e)
-    return _requant_small(a + b, int(out_exp) - e, out_bits, out_signed)
+    s, e = aligned_sum(res, res_exp, np.repeat(skip[..., :c], repeat, axis=-1), skip_exp)
+    return _requant_small(s, int(out_exp) - e, out_bits, out_signed)
 
 
 def relu(x, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import ops
 from .bundle import SCHEMA, SCHEMA_VERSION, write_bundle
+from .oplib.conv3x3 import shift_into_weights
 from .validate import SRNET_IN_CHANNELS
 
 __all__ = ["random_bundle", "write_random_bundle", "synthetic_frames", "FNET_WIDTHS"]
@@ -83,7 +84,7 @@ class _Builder:
             extra["w_exps"] = [int(w_exp + v) for v in d]
         acc_exp = in_exp + w_exp
         b = np.clip(np.rint(b_real * 2.0 ** -(acc_exp + d)), -(2**31 - 1), 2**31 - 1).astype(np.int32)
-        w_eff, b_eff = np.left_shift(w.astype(np.int64), d[:, None, None, None]), np.left_shift(b.astype(np.int64), d)
+        w_eff, b_eff = shift_into_weights(w, b, d)
         if out_exp is None:
             acc = ops.conv3x3_acc(x, w_eff, b_eff).astype(np.float64)
             if act == "relu":
@@ -108,8 +109,7 @@ class _Builder:
 
     def add(self, name, a, b, bits=8, signed=True):
         ea, eb = self.spec[a]["out_exp"], self.spec[b]["out_exp"]
-        e = min(ea, eb)   # inputs at their own exponents are aligned to the finer one
-        s = np.left_shift(self.t[a].astype(np.int64), ea - e) + np.left_shift(self.t[b].astype(np.int64), eb - e)
+        s, e = ops.aligned_sum(self.t[a], ea, self.t[b], eb)  # at their own exponents: aligned to the finer
         out_exp = self._calib(s * 2.0 ** e, bits, signed, e)
         self._base(name, "add", [a, b], out_exp, bits, signed, s.shape[-1])
         self.t[name] = ops.add(self.t[a], self.t[b], ea, out_exp, bits, signed, b_exp=eb)

@@ -70,7 +70,7 @@ class _Net:
         if np.abs(w_int).max(initial=0) > wmax:
             raise QuantizerError(f"{name}: weights exceed the narrow {int(qw.bit_width)}-bit range")
         if max(w_exps) - w_exp > MAX_CHANNEL_SHIFT:
-            raise QuantizerError(f"{name}: per-channel weight exponents span {w_exps and max(w_exps) - w_exp} "
+            raise QuantizerError(f"{name}: per-channel weight exponents span {max(w_exps) - w_exp} "
                                  f"octaves, more than the {MAX_CHANNEL_SHIFT} the hardware takes into its weights")
         in_exp = self.out[src]["out_exp"]
         acc_exps = np.asarray(w_exps, np.int64) + in_exp   # per channel (one value without per_channel)

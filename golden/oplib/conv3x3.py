@@ -115,6 +115,14 @@ def rtl_bram18(cin, cout, in_bits, w_bits, pi, po, line_w, pack: bool = False) -
 MAX_CHANNEL_SHIFT = 8
 
 
+def shift_into_weights(w, b, d):
+    """Channel o's weights and bias shifted left by ``d[o]`` (int64): a per-channel
+    requant shift moved to the weight side (`Conv3x3.effective`)."""
+    d = np.asarray(d, np.int64)
+    return np.left_shift(np.asarray(w).astype(np.int64), d[:, None, None, None]), \
+        np.left_shift(np.asarray(b).astype(np.int64), d)
+
+
 class Conv3x3(Op):
     name = "conv3x3"
     fields = {"cin": "int", "cout": "int", "w_exp": "int", "w_bits": "int", "b_bits": "int",
@@ -140,13 +148,17 @@ class Conv3x3(Op):
         per-channel shift thus sits on the weight side: ``w_bits + max(d)``-bit
         weights, ``b_bits + max(d)``-bit biases (docs/numerics.md)."""
         w, b = arrays[L["weight"]], arrays[L["bias"]]
-        if "w_exps" not in L:
-            return w, b, int(L["w_exp"]), int(L["w_bits"]), int(L["b_bits"])
-        d = np.asarray(L["w_exps"], np.int64) - int(L["w_exp"])
-        w = np.left_shift(w.astype(np.int64), d[:, None, None, None])
-        b = np.left_shift(b.astype(np.int64), d)
-        dm = int(d.max(initial=0))
-        return w, b, int(L["w_exp"]), int(L["w_bits"]) + dm, int(L["b_bits"]) + dm
+        w_bits, b_bits = Conv3x3.effective_bits(L)
+        if "w_exps" in L:
+            w, b = shift_into_weights(w, b, np.asarray(L["w_exps"], np.int64) - int(L["w_exp"]))
+        return w, b, int(L["w_exp"]), w_bits, b_bits
+
+    @staticmethod
+    def effective_bits(L: dict) -> tuple[int, int]:
+        """(w_bits, b_bits) of `effective`'s weights and biases: each wider by the largest
+        per-channel shift (0 for per-tensor weights)."""
+        dm = max(L["w_exps"]) - int(L["w_exp"]) if "w_exps" in L else 0
+        return int(L["w_bits"]) + dm, int(L["b_bits"]) + dm
 
     def check(self, c, L, prods, arrays, flow):
         ctx = c.ctx
@@ -217,7 +229,7 @@ class Conv3x3(Op):
     def cost(self, impl, node, fold, env):
         L = node.layer
         cin, cout = int(L["cin"]), int(L["cout"])
-        wb = int(L["w_bits"]) + (max(L["w_exps"]) - int(L["w_exp"]) if "w_exps" in L else 0)
+        wb = self.effective_bits(L)[0]
         in_bits = node.inputs[0].bits
         if impl == "hls":
             return hls_cost.conv3x3(cin, cout, in_bits, wb, int(fold), env)
@@ -284,4 +296,4 @@ class Conv3x3(Op):
 
 
 register(Conv3x3())
-__all__ = ["Conv3x3", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "rtl_lut_mult", "rtl_fold", "can_pack", "pack_field_bits", "ACT_CODE"]
+__all__ = ["Conv3x3", "MAX_CHANNEL_SHIFT", "shift_into_weights", "valid_reuse_factors", "rtl_bram18", "rtl_dsp", "rtl_lut", "rtl_lut_mult", "rtl_fold", "can_pack", "pack_field_bits", "ACT_CODE"]
