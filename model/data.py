@@ -336,7 +336,7 @@ def dataset_from_config(cfg, log=None) -> SequenceDataset:
     those paths, read lazily.
     """
     common = dict(seq_len=cfg.seq_len, lr_size=cfg.lr_size, degradation=cfg.degradation,
-                  length=cfg.iterations * cfg.batch, seed=cfg.seed)
+                  length=max(cfg.iterations, 1) * cfg.batch, seed=cfg.seed)
     if cfg.data:
         ds = folder_dataset(cfg.data, moving_prob=cfg.moving_prob, log=log, **common)
         if log:

@@ -88,11 +88,14 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Callable,
                  validate: Callable | None = None, resume: bool = True, dataset=None,
-                 params=None, log=print) -> dict:
+                 params=None, log=print, validate_start: bool = False) -> dict:
     """Train ``model`` in place; returns a summary dict.
 
     ``save_fn(path, model, meta)`` writes a checkpoint atomically;
     ``validate(model) -> dict`` (rank 0 only) must hold ``psnr_y``.
+    ``validate_start``: a fresh run (not resumed) validates its starting weights first, as
+    iteration 0, so a fine-tune never selects a checkpoint worse than its init; with
+    ``cfg.iterations == 0`` that is the whole run (``best.pth`` = the init).
     """
     from tqdm import tqdm
 
@@ -107,7 +110,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     params = list(params if params is not None else model.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda it: cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * min(it, cfg.iterations) / cfg.iterations)))
+        opt, lambda it: cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * min(it, cfg.iterations) / max(cfg.iterations, 1))))
     start, history, best = 0, [], -1.0
     last = out_dir / "last.pth"
     if resume and last.exists():
@@ -133,6 +136,15 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     model.train()
     meta_base = {"config": asdict(cfg)}
     end = cfg.iterations  # lowered to the current iteration when the time limit stops the run
+    if validate_start and start == 0 and rank == 0 and validate is not None:
+        model.eval()
+        res = validate(model)
+        model.train()
+        res.update(iteration=0, loss=None, seconds=time.time() - t0)
+        history.append(res)
+        log(f"[0] val psnr_y {res['psnr_y']:.3f} dB (start)")
+        best = res["psnr_y"]
+        save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": 0, "val": res})
     while it < end:
         for lr_seq, gt_seq in loader:
             lr_seq = lr_seq.to(device, non_blocking=True)

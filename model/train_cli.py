@@ -45,7 +45,8 @@ def add_train_args(sp, qat: bool = False):
 def _check_options(args) -> None:
     """Every numeric option checked before anything is loaded or written (name in the message)."""
     import math
-    ints = {"--iterations": (args.iterations, 1), "--batch": (args.batch, 1),
+    # with --init, 0 iterations is a run too: the init validated and kept as best.pth
+    ints = {"--iterations": (args.iterations, 0 if getattr(args, "init", None) else 1), "--batch": (args.batch, 1),
             "--seq-len": (args.seq_len, 2), "--lr-size": (args.lr_size, 8),
             "--val-every": (args.val_every, 1), "--val-frames": (args.val_frames, 2),
             "--workers": (args.workers, 0)}
@@ -109,6 +110,30 @@ def _log(msg):
     print(msg, file=sys.stderr)
 
 
+def _anchor_init(sd: dict, init_preset, model, source, dataset=None, samples: int = 48) -> dict:
+    """A ``skip: none`` checkpoint initialising an anchor model: rewrite its head so the start
+    is the old model's quality (see :func:`~egvsr.model.srnet.fit_anchor_head`)."""
+    import numpy as np
+    import torch
+
+    from .presets import get_preset
+    if model.preset.skip != "anchor" or init_preset is None or get_preset(init_preset).skip != "none":
+        return sd
+    from .egvsr import EGVSR
+    from .srnet import fit_anchor_head
+    old = EGVSR(get_preset(init_preset))
+    from .checkpoint import load_into
+    load_into(old, sd, source)
+    n = samples if dataset is not None else 0  # sample i is fixed by (seed, epoch, i), whatever the length
+    lr = [torch.from_numpy(np.ascontiguousarray(dataset.sample(i)[0].transpose(0, 3, 1, 2))) for i in range(n)]
+    w, b = fit_anchor_head(old, lr)
+    sd = dict(sd)
+    sd["srnet.conv_sub.weight"], sd["srnet.conv_sub.bias"] = w, b
+    _log(f"init: {source} predicts absolute intensity (skip none); its head srnet.conv_sub is refitted "
+         f"for the anchor skip (least squares on {n} training sequences)")
+    return sd
+
+
 def train_main(args) -> int:
     from .checkpoint import load_into, read_checkpoint, save_checkpoint, split_checkpoint
     from .data import dataset_from_config
@@ -123,11 +148,12 @@ def train_main(args) -> int:
     # The degradation also picks the flow upsampler (BD: bicubic, BI: bilinear).
     model = EGVSR(replace(get_preset(args.preset), degradation=args.degradation))
     if args.init:
-        sd, _, _ = split_checkpoint(read_checkpoint(args.init))
+        sd, init_preset, _ = split_checkpoint(read_checkpoint(args.init))
+        sd = _anchor_init(sd, init_preset, model, args.init, dataset)
         load_into(model, sd, args.init)
     summary = run_training(model, cfg, args.out, save_checkpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
-                           resume=not args.no_resume, dataset=dataset)
+                           resume=not args.no_resume, dataset=dataset, validate_start=bool(args.init))
     print(f"done: {summary['iterations']} iterations in {summary['seconds']:.0f} s on {summary['device']}, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
     if args.publish:
