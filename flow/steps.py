@@ -64,6 +64,13 @@ class Build:
         if impl == "hls":
             from egvsr.hls.build import DEFAULT_CONFIG, load_config
             self.cfg = load_config(config or DEFAULT_CONFIG)
+            if bundle and Path(bundle).resolve() != Path(self.cfg["_bundle_path"]).resolve():
+                # The config's preset and QONNX describe its own bundle: another bundle is built
+                # from the bundle alone (the default for every bundle but the config's).
+                self.cfg.update(preset=None, qonnx=None, qonnx_from=None, _qonnx_path=None, _qonnx_from=None,
+                                _bundle_path=Path(bundle).resolve())
+                progress(f"[build] bundle {bundle} is not the config's ({self.cfg['bundle']}): the HLS "
+                         "projects are generated from the bundle (no QONNX export)")
             bundle = bundle or self.cfg["_bundle_path"]
             board = board or self.cfg["board"]
             lr = lr or (self.cfg["lr_width"], self.cfg["lr_height"])

@@ -74,3 +74,19 @@ def test_steps_need_their_inputs(tmp_path, capsys, monkeypatch):
     assert "vivado is not on PATH" in capsys.readouterr().err
     assert _build(tmp_path, "synthesis") == 2
     assert "unknown step" in capsys.readouterr().err
+
+
+def test_hls_build_of_another_bundle_uses_the_bundle_not_the_configs_qonnx(tmp_path, capsys):
+    from egvsr.flow.steps import Build, step_export
+    from egvsr.golden.bundle import default_bundle_path
+    from egvsr.golden.synth import write_random_bundle
+    other = write_random_bundle(tmp_path / "anchor", skip="anchor", own_add_exps=True, seed=3)
+    msgs = []
+    b = Build("hls", bundle=str(other), out=str(tmp_path / "b"), progress=msgs.append)
+    assert b.bundle.manifest["preset"] != "tiny" and b.bundle_path == other.resolve()
+    assert b.cfg["_qonnx_path"] is None and b.cfg["_qonnx_from"] is None and b.cfg["preset"] is None
+    assert "generated from the bundle (no QONNX export)" in msgs[0]
+    assert "nothing to export" in step_export(b)["note"]
+    # the config's own bundle keeps the config's QONNX export
+    d = Build("hls", bundle=str(default_bundle_path()), out=str(tmp_path / "d"), progress=msgs.append)
+    assert d.cfg["_qonnx_from"] is not None and d.cfg["preset"] == "tiny" and len(msgs) == 1
