@@ -68,3 +68,49 @@ def test_skip_compare_hardware_cost_is_the_planners_estimate():
     assert hw["estimate"].startswith("plan.make_plan") and hw["board"] == "kv260" and hw["target_fps"] == 30
     assert (hw["fps"], hw["dsp"], hw["bram36"], hw["lut"]) == (p["fps"], p["dsp"], p["bram36"], p["lut"])
     assert hw["fps"] > 0 and hw["dsp"] > 0
+
+
+def test_quality_suite_judges_each_bundled_model_on_the_heldout_clips_present(monkeypatch, tmp_path):
+    import subprocess
+    import types
+
+    from egvsr.flow.quality_sets import HELDOUT, heldout_present
+    from egvsr.golden.bundle import PRETRAINED
+    (tmp_path / "vid4" / "walk").mkdir(parents=True)
+    (tmp_path / "sam2").mkdir()
+    (tmp_path / "sam2" / "bedroom.mp4").write_bytes(b"")
+    monkeypatch.setenv("EGVSR_DATA", str(tmp_path))
+    found, missing = heldout_present()
+    assert sorted(found) == ["bedroom", "walk"] and sorted(missing) == ["calendar", "city", "foliage"]
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        clips = cmd[cmd.index("eval") + 1:cmd.index("--compare")]
+        names = [Path(c).stem if "/" in c else c for c in clips]
+        clips = [{"clip": n, "bicubic": {"psnr_y": 30.0}, "float": {"psnr_y": 31.0 + i}, "quant": {"psnr_y": 30.5 + i},
+                  "quant_minus_float_db": -0.5, "colour_bias": {"max_abs": 0.1 * i}} for i, n in enumerate(names)]
+        return types.SimpleNamespace(returncode=0, stderr="", stdout=json.dumps({"clips": clips}))
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert bench._quality(tmp_path / "q.json") == 0
+    res = json.loads((tmp_path / "q.json").read_text())
+    assert set(res["models"]) == {n for n, (c, _) in bench.QUALITY_MODELS.items() if (PRETRAINED / c).is_file()}
+    assert len(calls) == len(res["models"]) >= 1
+    for ev in res["models"].values():
+        by = {c["clip"]: c for c in ev["clips"]}
+        assert by["walk"]["heldout"] and by["bedroom"]["heldout"] and not by["walk"]["trained_on"]
+        assert by["bikes"]["trained_on"] and not by["bikes"]["heldout"] and not by["carphone"]["trained_on"]
+        hm = ev["heldout_mean"]  # bedroom and walk are the 4th and 5th clips (i = 3, 4)
+        assert hm["clips"] == 2 and hm["float"] == 34.5 and hm["quant"] == 34.0 and hm["bicubic"] == 30.0
+        assert abs(hm["max_colour_bias"] - 0.4) < 1e-12 and hm["quant_minus_float_db"] == -0.5
+    assert res["heldout_missing"] == missing and set(res["heldout_sources"]) == set(HELDOUT)
+
+
+def test_pretrained_suite_reads_each_bundled_models_record(tmp_path):
+    assert bench._pretrained(tmp_path / "p.json") == 0
+    res = json.loads((tmp_path / "p.json").read_text())
+    tiny = res["models"]["tiny"]
+    assert tiny["bundle"]["preset"] == tiny["float"]["preset"]["name"] == "tiny"
+    assert tiny["qat"]["quant"] and tiny["qat"]["selected_iteration"] > 0 and len(tiny["bundle"]["sha256"]) == 64
+    for rec in res["models"].values():
+        assert rec["qat"]["val"]["psnr_y"] > rec["qat"]["val"]["bicubic_psnr_y"]
