@@ -20,6 +20,19 @@ from egvsr.quant.quantizers import QuantizerError, QuantSpec
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
+#: every bundled W8A8 model: (QAT checkpoint, bundle) in pretrained/
+BUNDLED = {"tiny": (DEFAULT_QAT, default_bundle_path()),
+           "tiny-anchor": (DEFAULT_QAT.with_name("tiny_anchor_w8a8.pth"),
+                           default_bundle_path().with_name("tiny_anchor_w8a8.json"))}
+
+
+@pytest.fixture(scope="module", params=list(BUNDLED))
+def bundled(request):
+    """(trained QAT model, its bundle on disk) of each bundled model."""
+    ckpt, bundle = BUNDLED[request.param]
+    return load_qmodel(ckpt), load_bundle(bundle)
+
+
 @pytest.fixture(scope="module")
 def trained():
     return load_qmodel(DEFAULT_QAT)
@@ -44,7 +57,8 @@ def _torch_fnet_head(m, x, exp, dtype=torch.float32):
     return torch.round(y.value[0] * 2.0 ** -exp).permute(1, 2, 0).numpy().astype(np.int64)
 
 
-def test_trained_srnet_and_fnet_golden_brevitas_qonnx(trained, real_frames, tmp_path):
+def test_trained_srnet_and_fnet_golden_brevitas_qonnx(bundled, real_frames, tmp_path):
+    trained, _ = bundled
     b = Bundle(*build_bundle(trained))
     x = _srnet_input(real_frames, 40, 60)
     g = run_graph(b, "srnet", x)
@@ -77,16 +91,17 @@ def test_every_preset_srnet_and_fnet_match_golden(preset, real_frames):
     assert np.array_equal(_torch_fnet_head(m, xf, e, dtype), run_graph(b, "fnet", xf, keep=True)["flow_conv2"])
 
 
-def test_full_step_on_real_clip_matches_golden(trained, real_frames):
+def test_full_step_on_real_clip_matches_golden(bundled, real_frames):
+    trained, disk = bundled
     frames = real_frames[:, 30:57, 50:93]  # odd size: 27 x 43 LR, flow crop 24 x 40
-    g = run_sequence(load_bundle(default_bundle_path()), frames)
+    g = run_sequence(disk, frames)
     t = np.stack(list(trained.infer_frames(list(frames))))
     assert g.shape == (4, 108, 172, 3)
     assert np.array_equal(t, g)
 
 
-def test_bundled_bundle_is_the_bundled_checkpoint(trained):
-    disk = load_bundle(default_bundle_path())
+def test_bundled_bundle_is_the_bundled_checkpoint(bundled):
+    trained, disk = bundled
     man, arrays = build_bundle(trained)
     assert disk.manifest["srnet"]["layers"] == man["srnet"]["layers"]
     assert disk.manifest["fnet"]["layers"] == man["fnet"]["layers"]
