@@ -39,7 +39,9 @@ def add_train_args(sp, qat: bool = False):
     sp.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (with a checkpoint)")
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
-        sp.add_argument("--init", help="start from these weights (float checkpoint)")
+        sp.add_argument("--init", help="start from these weights (float checkpoint; a skip-none checkpoint "
+                        "for an anchor preset gets its head refitted for the anchor; with --iterations 0 "
+                        "the run only validates and keeps the init)")
 
 
 def _check_options(args) -> None:
@@ -116,13 +118,13 @@ def _anchor_init(sd: dict, init_preset, model, source, dataset=None, samples: in
     import numpy as np
     import torch
 
+    from .checkpoint import load_into
+    from .egvsr import EGVSR
     from .presets import get_preset
+    from .srnet import fit_anchor_head
     if model.preset.skip != "anchor" or init_preset is None or get_preset(init_preset).skip != "none":
         return sd
-    from .egvsr import EGVSR
-    from .srnet import fit_anchor_head
     old = EGVSR(get_preset(init_preset))
-    from .checkpoint import load_into
     load_into(old, sd, source)
     n = samples if dataset is not None else 0  # sample i is fixed by (seed, epoch, i), whatever the length
     lr = [torch.from_numpy(np.ascontiguousarray(dataset.sample(i)[0].transpose(0, 3, 1, 2))) for i in range(n)]
