@@ -48,9 +48,6 @@ def _rtl(out):
 
 #: the bundled clips and whether they trained the bundled default's init checkpoint (README "Quality")
 QUALITY_CLIPS = {"carphone": False, "bikes": True, "bigbuckbunny": True}
-#: bundled models the quality suite judges: name -> (float checkpoint, W8A8 bundle) in pretrained/
-QUALITY_MODELS = {"tiny": ("tiny_float.pth", "tiny_w8a8.json"),
-                  "tiny-anchor": ("tiny_anchor_float.pth", "tiny_anchor_w8a8.json")}
 
 
 def _quality(out):
@@ -58,7 +55,7 @@ def _quality(out):
     every frame of the bundled clips and of the held-out real-video clips present under the
     data root (`flow.quality_sets`; BD x4): bicubic / float / W8A8 PSNR-Y and the colour check."""
     from egvsr.flow.quality_sets import HELDOUT, data_root, heldout_present
-    from egvsr.golden.bundle import PRETRAINED
+    from egvsr.model.pretrained import BUNDLED_MODELS
     found, missing = heldout_present()
     clips = [*QUALITY_CLIPS, *map(str, found.values())]
     res = {"what": "egvsr eval --compare on every frame of the bundled clips and of the held-out "
@@ -68,11 +65,9 @@ def _quality(out):
                    "its init checkpoint",
            "host": platform.node(), "data_root": str(data_root()), "heldout_missing": missing,
            "heldout_sources": {n: src for n, (_, src) in HELDOUT.items()}, "models": {}}
-    for name, (ckpt, bundle) in QUALITY_MODELS.items():
-        if not (PRETRAINED / ckpt).is_file():
-            continue
+    for name, (ckpt, _, bundle) in BUNDLED_MODELS.items():
         cmd = [sys.executable, "-m", "egvsr.flow.cli", "eval", *clips, "--compare", "--json",
-               "--checkpoint", str(PRETRAINED / ckpt), "--bundle", str(PRETRAINED / bundle)]
+               "--checkpoint", str(ckpt), "--bundle", str(bundle)]
         t0 = time.time()
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
@@ -100,7 +95,8 @@ def _pretrained(out):
     the selected iteration, validation PSNR, seconds to it)."""
     import torch
 
-    from egvsr.golden.bundle import PRETRAINED, load_bundle
+    from egvsr.golden.bundle import load_bundle
+    from egvsr.model.pretrained import BUNDLED_MODELS
 
     def record(path):
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -111,12 +107,11 @@ def _pretrained(out):
                 "config": {k: cfg[k] for k in keep if k in cfg}, "selected_iteration": meta.get("iteration"),
                 "val": meta.get("val"), "float_checkpoint_sha256": meta.get("float_sha256")}
     res = {"what": "the bundled models' own records (checkpoint meta and bundle manifest)", "models": {}}
-    for name, (ckpt, bundle) in QUALITY_MODELS.items():
-        if not (PRETRAINED / ckpt).is_file():
-            continue
-        b = load_bundle(PRETRAINED / bundle)
-        res["models"][name] = {"float": record(PRETRAINED / ckpt), "qat": record(PRETRAINED / bundle.replace(".json", ".pth")),
-                               "bundle": {"file": bundle, "sha256": b.sha256, "schema_version": b.manifest["schema_version"],
+    for name, (ckpt, qat, bundle) in BUNDLED_MODELS.items():
+        b = load_bundle(bundle)
+        res["models"][name] = {"float": record(ckpt), "qat": record(qat),
+                               "bundle": {"file": bundle.name, "sha256": b.sha256,
+                                          "schema_version": b.manifest["schema_version"],
                                           "preset": b.manifest.get("preset")}}
     Path(out).write_text(json.dumps(res, indent=1, default=str))
     return 0

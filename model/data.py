@@ -307,12 +307,17 @@ class SequenceDataset(torch.utils.data.Dataset):
         """``(lr, gt)`` as float32 numpy arrays (T, h, w, 3) / (T, 4h, 4w, 3)."""
         return self.sample_info(index)[:2]
 
-    def __getitem__(self, index: int):
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for length {self.length}")
+    def tensors(self, index: int):
+        """Sample ``index`` as ``(lr, gt)`` tensors (T, 3, h, w) / (T, 3, 4h, 4w); any index >= 0
+        (a sample is fixed by seed, epoch and index, not by the length)."""
         lr, gt = self.sample(index)
         to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
         return to_t(lr), to_t(gt)
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for length {self.length}")
+        return self.tensors(index)
 
 
 def folder_dataset(paths: Sequence[Source], *, moving_prob: float = 0.25, log=None, **kwargs) -> SequenceDataset:

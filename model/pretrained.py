@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from egvsr.golden.bundle import PRETRAINED
 
-__all__ = ["PRETRAINED", "DEFAULT_FLOAT", "DEFAULT_QAT"]
+__all__ = ["PRETRAINED", "DEFAULT_FLOAT", "DEFAULT_QAT", "BUNDLED_MODELS"]
 
 DEFAULT_FLOAT = PRETRAINED / "tiny_float.pth"
 DEFAULT_QAT = PRETRAINED / "tiny_w8a8.pth"
+
+#: every bundled model: name -> (float checkpoint, QAT checkpoint, W8A8 bundle), paths in PRETRAINED
+BUNDLED_MODELS = {
+    "tiny": (DEFAULT_FLOAT, DEFAULT_QAT, PRETRAINED / "tiny_w8a8.json"),
+    "tiny-anchor": tuple(PRETRAINED / f for f in ("tiny_anchor_float.pth", "tiny_anchor_w8a8.pth",
+                                                  "tiny_anchor_w8a8.json")),
+}

@@ -136,15 +136,22 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     model.train()
     meta_base = {"config": asdict(cfg)}
     end = cfg.iterations  # lowered to the current iteration when the time limit stops the run
-    if validate_start and start == 0 and rank == 0 and validate is not None:
+
+    def validate_and_keep(it: int, loss, note: str = ""):
+        """Validate, log, record; a new best is saved as best.pth."""
+        nonlocal best
         model.eval()
         res = validate(model)
         model.train()
-        res.update(iteration=0, loss=None, seconds=time.time() - t0)
+        res.update(iteration=it, loss=loss, seconds=time.time() - t0)
         history.append(res)
-        log(f"[0] val psnr_y {res['psnr_y']:.3f} dB (start)")
-        best = res["psnr_y"]
-        save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": 0, "val": res})
+        log(f"[{it}] val psnr_y {res['psnr_y']:.3f} dB" + (f" (bicubic {res['bicubic_psnr_y']:.3f})" if "bicubic_psnr_y" in res else "") + note)
+        if res["psnr_y"] > best:
+            best = res["psnr_y"]
+            save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
+
+    if validate_start and start == 0 and rank == 0 and validate is not None:
+        validate_and_keep(0, None, " (start)")  # a fresh run: best is -1, so the start is kept
     while it < end:
         for lr_seq, gt_seq in loader:
             lr_seq = lr_seq.to(device, non_blocking=True)
@@ -163,15 +170,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
                 log(f"time limit {cfg.time_limit:.0f} s reached at iteration {it}; stopping")
                 end = it  # the final validation and checkpoints below run now
             if rank == 0 and validate is not None and (it % cfg.val_every == 0 or it == end):
-                model.eval()
-                res = validate(model)
-                model.train()
-                res.update(iteration=it, loss=loss.item(), seconds=time.time() - t0)
-                history.append(res)
-                log(f"[{it}] val psnr_y {res['psnr_y']:.3f} dB" + (f" (bicubic {res['bicubic_psnr_y']:.3f})" if "bicubic_psnr_y" in res else ""))
-                if res["psnr_y"] > best:
-                    best = res["psnr_y"]
-                    save_fn(out_dir / "best.pth", model, {**meta_base, "iteration": it, "val": res})
+                validate_and_keep(it, loss.item())
             if rank == 0 and (it % cfg.ckpt_every == 0 or it == end):
                 atomic_torch_save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
                                    "scheduler": sched.state_dict(), "iteration": it, "history": history,

@@ -112,12 +112,10 @@ def _log(msg):
     print(msg, file=sys.stderr)
 
 
-def _anchor_init(sd: dict, init_preset, model, source, dataset=None, samples: int = 48) -> dict:
+def _anchor_init(sd: dict, init_preset, model, source, dataset, samples: int = 48) -> dict:
     """A ``skip: none`` checkpoint initialising an anchor model: rewrite its head so the start
-    is the old model's quality (see :func:`~egvsr.model.srnet.fit_anchor_head`)."""
-    import numpy as np
-    import torch
-
+    is the old model's quality (see :func:`~egvsr.model.srnet.fit_anchor_head`), fitted on the
+    first ``samples`` sequences of the training ``dataset``."""
     from .checkpoint import load_into
     from .egvsr import EGVSR
     from .presets import get_preset
@@ -126,13 +124,11 @@ def _anchor_init(sd: dict, init_preset, model, source, dataset=None, samples: in
         return sd
     old = EGVSR(get_preset(init_preset))
     load_into(old, sd, source)
-    n = samples if dataset is not None else 0  # sample i is fixed by (seed, epoch, i), whatever the length
-    lr = [torch.from_numpy(np.ascontiguousarray(dataset.sample(i)[0].transpose(0, 3, 1, 2))) for i in range(n)]
-    w, b = fit_anchor_head(old, lr)
+    w, b = fit_anchor_head(old, [dataset.tensors(i)[0] for i in range(samples)])
     sd = dict(sd)
     sd["srnet.conv_sub.weight"], sd["srnet.conv_sub.bias"] = w, b
     _log(f"init: {source} predicts absolute intensity (skip none); its head srnet.conv_sub is refitted "
-         f"for the anchor skip (least squares on {n} training sequences)")
+         f"for the anchor skip (least squares on {samples} training sequences)")
     return sd
 
 

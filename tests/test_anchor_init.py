@@ -62,9 +62,9 @@ def test_train_init_refits_only_a_skip_none_checkpoint_for_an_anchor_model(capsy
     from egvsr.model.train_cli import _anchor_init
     old = _old_model()
     sd = old.state_dict()
-    class Samples:  # a dataset's sample(i): (lr, gt) as (T, h, w, 3) numpy arrays
-        def sample(self, i):
-            return torch.rand(3, 8, 8, 3, generator=torch.Generator().manual_seed(i)).numpy(), None
+    class Samples:  # a dataset's tensors(i): (lr, gt) as (T, 3, h, w) tensors
+        def tensors(self, i):
+            return torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(i)), None
     seqs = Samples()
     anchored = EGVSR(get_preset("tiny-anchor"))
     out = _anchor_init(sd, old.preset.to_dict(), anchored, "old.pth", seqs, samples=2)

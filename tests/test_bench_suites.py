@@ -75,7 +75,7 @@ def test_quality_suite_judges_each_bundled_model_on_the_heldout_clips_present(mo
     import types
 
     from egvsr.flow.quality_sets import HELDOUT, heldout_present
-    from egvsr.golden.bundle import PRETRAINED
+    from egvsr.model.pretrained import BUNDLED_MODELS
     (tmp_path / "vid4" / "walk").mkdir(parents=True)
     (tmp_path / "sam2").mkdir()
     (tmp_path / "sam2" / "bedroom.mp4").write_bytes(b"")
@@ -94,7 +94,7 @@ def test_quality_suite_judges_each_bundled_model_on_the_heldout_clips_present(mo
     monkeypatch.setattr(subprocess, "run", fake_run)
     assert bench._quality(tmp_path / "q.json") == 0
     res = json.loads((tmp_path / "q.json").read_text())
-    assert set(res["models"]) == {n for n, (c, _) in bench.QUALITY_MODELS.items() if (PRETRAINED / c).is_file()}
+    assert set(res["models"]) == set(BUNDLED_MODELS)
     assert len(calls) == len(res["models"]) >= 1
     for ev in res["models"].values():
         by = {c["clip"]: c for c in ev["clips"]}

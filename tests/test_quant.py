@@ -10,7 +10,7 @@ from egvsr.golden.graph import run_graph
 from egvsr.golden.network import run_sequence
 from egvsr.golden.ops import space_to_depth
 from egvsr.model.checkpoint import CheckpointError
-from egvsr.model.pretrained import DEFAULT_FLOAT, DEFAULT_QAT
+from egvsr.model.pretrained import BUNDLED_MODELS, DEFAULT_FLOAT, DEFAULT_QAT
 from egvsr.quant.bundle import build_bundle, export_bundle
 from egvsr.quant.checkpoint import load_qmodel, save_qcheckpoint
 from egvsr.quant.export import execute_qonnx, export_all, export_qonnx_fnet, export_qonnx_srnet
@@ -20,16 +20,10 @@ from egvsr.quant.quantizers import QuantizerError, QuantSpec
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-#: every bundled W8A8 model: (QAT checkpoint, bundle) in pretrained/
-BUNDLED = {"tiny": (DEFAULT_QAT, default_bundle_path()),
-           "tiny-anchor": (DEFAULT_QAT.with_name("tiny_anchor_w8a8.pth"),
-                           default_bundle_path().with_name("tiny_anchor_w8a8.json"))}
-
-
-@pytest.fixture(scope="module", params=list(BUNDLED))
+@pytest.fixture(scope="module", params=list(BUNDLED_MODELS))
 def bundled(request):
     """(trained QAT model, its bundle on disk) of each bundled model."""
-    ckpt, bundle = BUNDLED[request.param]
+    _, ckpt, bundle = BUNDLED_MODELS[request.param]
     return load_qmodel(ckpt), load_bundle(bundle)
 
 
