@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from egvsr.golden.bundle import Bundle, default_bundle_path, load_bundle
+from egvsr.golden.bundle import Bundle, load_bundle
 from egvsr.golden.graph import run_graph
 from egvsr.golden.network import run_sequence
 from egvsr.golden.ops import space_to_depth
