@@ -36,7 +36,7 @@ bench: venv
 
 # Users with Vivado: make bitstream BOARD=kv260 (see board/README.md)
 BOARD   ?= pynq-z2
-BUNDLE  ?= pretrained/tiny_w8a8
+BUNDLE  ?= pretrained/tiny_anchor_w8a8
 LR_SIZE ?= 64x96
 IP_REPO ?= build/hls/ip
 bitstream: venv

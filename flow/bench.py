@@ -27,7 +27,7 @@ def _board(out):
     from egvsr.board.driver import EgvsrAccel
     from egvsr.golden.bundle import default_bundle_path
     res = {"what": "PYNQ driver on the simulated device (golden behind the DMA, one DMA transfer per "
-                   "LR line each way through a ring of 2 line buffers), tiny W8A8 bundle; a measure of "
+                   "LR line each way through a ring of 2 line buffers), the default (tiny-anchor) W8A8 bundle; a measure of "
                    "the host side, not of hardware",
            "host": platform.node(), "results": {}}
     for h, w in ((34, 42), (68, 120)):

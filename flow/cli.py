@@ -516,7 +516,7 @@ def cmd_sim(args):
     from egvsr.golden.bundle import default_bundle_path
     from egvsr.rtl_tb.regression import main
     rest = list(args.rest)
-    if "--bundle" not in rest:  # the bundled tiny W8A8 model by default
+    if "--bundle" not in rest:  # the bundled tiny-anchor W8A8 model by default
         rest = ["--bundle", str(default_bundle_path())] + rest
     return main(rest)
 
@@ -552,8 +552,8 @@ def build_parser():
 
     def model_args(sp, table=False):
         sp.add_argument("--preset", help="architecture (paper, small, tiny, ...); needed for a raw published state dict")
-        sp.add_argument("--checkpoint", help="weights (.pth); default: the bundled tiny model")
-        sp.add_argument("--bundle", help="integer bundle (.json) for golden/hls/rtl/board; default: bundled tiny W8A8")
+        sp.add_argument("--checkpoint", help="weights (.pth); default: the bundled tiny-anchor model")
+        sp.add_argument("--bundle", help="integer bundle (.json) for golden/hls/rtl/board; default: bundled tiny-anchor W8A8")
         sp.add_argument("--backend", default=None if table else "torch", choices=BACKENDS,
                         help="level that runs the network (board needs a PYNQ board; board-sim simulates one)"
                         + ("; default torch for one clip, golden (the quantized side) in the table" if table
@@ -610,14 +610,14 @@ def build_parser():
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("qat", help="quantization-aware fine-tuning from a float checkpoint")
-    sp.add_argument("--from", dest="from_ckpt", help="float checkpoint (default: bundled tiny)")
+    sp.add_argument("--from", dest="from_ckpt", help="float checkpoint (default: bundled tiny-anchor)")
     sp.add_argument("--quant", default="w8a8", help="quantization spec: " + QUANT_HELP)
     add_train_args(sp, qat=True)
     debug_arg(sp)
     sp.set_defaults(func=cmd_qat)
 
     sp = sub.add_parser("export", help="QONNX + integer bundle from a quantized checkpoint")
-    sp.add_argument("--checkpoint", help="QAT checkpoint (default: bundled tiny W8A8)")
+    sp.add_argument("--checkpoint", help="QAT checkpoint (default: bundled tiny-anchor W8A8)")
     sp.add_argument("-o", "--out", required=True, help="output stem, e.g. build/export/tiny_w8a8")
     sp.add_argument("--lr-size", default="64x64", type=size_option(MIN_LR, keep_text=True),
                     help="WxH the QONNX graphs are exported at (at least 8x8)")
@@ -640,7 +640,7 @@ def build_parser():
     sp.add_argument("--steps", help="comma-separated steps (default: hls export,plan,hls,verify; "
                     "rtl plan,rtl,verify)")
     sp.add_argument("--config", help="HLS build YAML (--impl hls; default hls/configs/default.yaml)")
-    sp.add_argument("--bundle", help="integer bundle (.json); default: the config's or the bundled tiny")
+    sp.add_argument("--bundle", help="integer bundle (.json); default: the config's or the bundled tiny-anchor")
     sp.add_argument("--board", help="board (pynq-z2, kv260, zcu104, u250); rtl default pynq-z2")
     sp.add_argument("--lr", type=size_option(MIN_LR), help="LR frame size WxH to plan for (default: the board's target)")
     sp.add_argument("--fps", type=frame_rate, help="target frame rate (default: the board's / config's)")

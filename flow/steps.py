@@ -71,6 +71,7 @@ class Build:
                                 _bundle_path=Path(bundle).resolve())
                 progress(f"[build] bundle {bundle} is not the config's ({self.cfg['bundle']}): the HLS "
                          "projects are generated from the bundle (no QONNX export)")
+                self.cfg["name"] = None  # the folder is named after the bundle's preset, not the config's
             bundle = bundle or self.cfg["_bundle_path"]
             board = board or self.cfg["board"]
             lr = lr or (self.cfg["lr_width"], self.cfg["lr_height"])
@@ -87,7 +88,8 @@ class Build:
         self.lr = tuple(int(v) for v in (lr or (bd["lr_w"], bd["lr_h"])))
         self.fps = float(fps or bd["fps"])
         self.pixels_per_beat = pixels_per_beat
-        self.name = name or f"{self.bundle.manifest.get('preset', 'net')}-{self.board}-{impl}"
+        suffix = "" if impl == "hls" else f"-{impl}"  # the HLS config names its folder <preset>-<board>
+        self.name = name or f"{self.bundle.manifest.get('preset', 'net')}-{self.board}{suffix}"
         self.root = Path(out or (Path("build") / self.name)).resolve()
         (self.root / "steps").mkdir(parents=True, exist_ok=True)
 

@@ -195,8 +195,8 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 
 def default_bundle_path() -> Path:
-    """The bundled default: the committed ``tiny`` W8A8 bundle (package data)."""
-    return PRETRAINED / "tiny_w8a8.json"
+    """The bundled default: the committed ``tiny-anchor`` W8A8 bundle (package data)."""
+    return PRETRAINED / "tiny_anchor_w8a8.json"
 
 
 def write_bundle(path_stem, manifest: dict, arrays: dict) -> Path:

@@ -1,6 +1,6 @@
 """HLS benchmark -> bench/results/hls.json.
 
-- C-sim frames/s of the `tiny` SRNet top at 240x135 (LR),
+- C-sim frames/s of the default (`tiny-anchor`) SRNet top at 240x135 (LR),
 - project generation and g++ compile time,
 - estimated fps, DSP, BRAM36 and LUT for each board at 960x540 (reuse factors
   planned per board within its DSP, BRAM and LUT budgets, `egvsr.plan.make_plan`
@@ -30,7 +30,7 @@ def _bundle(cfg):
     from egvsr.golden.synth import random_bundle
     if cfg["_bundle_path"].is_file():
         return load_bundle(cfg["_bundle_path"]), str(cfg["_bundle_path"])
-    return Bundle(*random_bundle(seed=0)), "golden.synth.random_bundle(seed=0) (bundled tiny model not found)"
+    return Bundle(*random_bundle(seed=0)), "golden.synth.random_bundle(seed=0) (bundled default model not found)"
 
 
 def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict:

@@ -59,7 +59,7 @@ class ConfigError(ValueError):
 
 
 DEFAULTS = {
-    "name": "tiny-kv260", "preset": "tiny", "bundle": _default_bundle(), "qonnx": None,
+    "name": "tiny-anchor-kv260", "preset": "tiny-anchor", "bundle": _default_bundle(), "qonnx": None,
     "qonnx_from": None, "plan": None,
     "board": "kv260", "lr_width": 960, "lr_height": 540, "target_fps": 60.0, "pixels_per_beat": 4,
     "dsp_budget_fraction": 0.9, "fifo_chain_depth": 4, "fifo_margin": 8, "cores": "all",

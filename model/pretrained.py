@@ -9,12 +9,12 @@ from egvsr.golden.bundle import PRETRAINED
 
 __all__ = ["PRETRAINED", "DEFAULT_FLOAT", "DEFAULT_QAT", "BUNDLED_MODELS"]
 
-DEFAULT_FLOAT = PRETRAINED / "tiny_float.pth"
-DEFAULT_QAT = PRETRAINED / "tiny_w8a8.pth"
+#: the default model (bundle: `egvsr.golden.bundle.default_bundle_path()`): ``tiny-anchor``
+DEFAULT_FLOAT = PRETRAINED / "tiny_anchor_float.pth"
+DEFAULT_QAT = PRETRAINED / "tiny_anchor_w8a8.pth"
 
 #: every bundled model: name -> (float checkpoint, QAT checkpoint, W8A8 bundle), paths in PRETRAINED
 BUNDLED_MODELS = {
-    "tiny": (DEFAULT_FLOAT, DEFAULT_QAT, PRETRAINED / "tiny_w8a8.json"),
-    "tiny-anchor": tuple(PRETRAINED / f for f in ("tiny_anchor_float.pth", "tiny_anchor_w8a8.pth",
-                                                  "tiny_anchor_w8a8.json")),
+    "tiny": tuple(PRETRAINED / f for f in ("tiny_float.pth", "tiny_w8a8.pth", "tiny_w8a8.json")),
+    "tiny-anchor": (DEFAULT_FLOAT, DEFAULT_QAT, PRETRAINED / "tiny_anchor_w8a8.json"),
 }

@@ -78,7 +78,8 @@ def main(out="bench/results/golden.json", h=135, w=240) -> int:
     from egvsr.model.pretrained import DEFAULT_QAT
     res = {"what": f"SRNet on one {w}x{h} LR frame (random uint8 input); seconds are the best of the repeats",
            "host": platform.node(), "cpus": os.cpu_count(), "results": {}}
-    cases = {"tiny": (load_qmodel(DEFAULT_QAT), load_bundle(default_bundle_path()))}
+    default = load_bundle(default_bundle_path())  # the bundled default model, named by its preset
+    cases = {default.manifest["preset"]: (load_qmodel(DEFAULT_QAT), default)}
     torch.manual_seed(0)
     paper = QuantEGVSR("paper").eval()
     cases["paper"] = (paper, Bundle(*build_bundle(paper)))

@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m egvsr.rtl.board_ip",
                                  description="Generate the RTL board IP egvsr_srnet (Verilog, "
                                              "register file, package_ip.tcl) for a bundle.")
-    ap.add_argument("--bundle", help="bundle path (default: the bundled tiny W8A8 model)")
+    ap.add_argument("--bundle", help="bundle path (default: the bundled tiny-anchor W8A8 model)")
     ap.add_argument("--board", default="kv260", help="board of the plan and the FPGA part")
     ap.add_argument("--plan", help="plan.json to take the folding from (default: plan for --board)")
     ap.add_argument("--max-size", default="960x540",

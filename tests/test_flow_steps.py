@@ -80,13 +80,18 @@ def test_hls_build_of_another_bundle_uses_the_bundle_not_the_configs_qonnx(tmp_p
     from egvsr.flow.steps import Build, step_export
     from egvsr.golden.bundle import default_bundle_path
     from egvsr.golden.synth import write_random_bundle
+    from egvsr.hls.build import DEFAULT_CONFIG, load_config
     other = write_random_bundle(tmp_path / "anchor", skip="anchor", own_add_exps=True, seed=3)
     msgs = []
     b = Build("hls", bundle=str(other), out=str(tmp_path / "b"), progress=msgs.append)
-    assert b.bundle.manifest["preset"] != "tiny" and b.bundle_path == other.resolve()
+    cfg_preset = load_config(DEFAULT_CONFIG)["preset"]
+    assert b.bundle.manifest["preset"] != cfg_preset and b.bundle_path == other.resolve()
+    # named after the bundle's preset and board, not the config's name (another bundle's folder)
+    assert b.name == f"{b.bundle.manifest['preset']}-kv260" != load_config(DEFAULT_CONFIG)["name"]
     assert b.cfg["_qonnx_path"] is None and b.cfg["_qonnx_from"] is None and b.cfg["preset"] is None
     assert "generated from the bundle (no QONNX export)" in msgs[0]
     assert "nothing to export" in step_export(b)["note"]
     # the config's own bundle keeps the config's QONNX export
     d = Build("hls", bundle=str(default_bundle_path()), out=str(tmp_path / "d"), progress=msgs.append)
-    assert d.cfg["_qonnx_from"] is not None and d.cfg["preset"] == "tiny" and len(msgs) == 1
+    assert d.cfg["_qonnx_from"] is not None and d.cfg["preset"] == cfg_preset and len(msgs) == 1
+    assert d.name == load_config(DEFAULT_CONFIG)["name"]

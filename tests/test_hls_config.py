@@ -30,7 +30,7 @@ def _nothing_written(tmp_path):
 def test_default_config_parses():
     cfg = hls_build.load_config(hls_build.DEFAULT_CONFIG)
     assert cfg["board"] == "kv260" and (cfg["lr_width"], cfg["lr_height"]) == (960, 540)
-    assert cfg["target_fps"] == 60 and cfg["preset"] == "tiny"
+    assert cfg["target_fps"] == 60 and cfg["preset"] == "tiny-anchor"
 
 
 def test_unknown_board(bundle_path, tmp_path):

@@ -110,17 +110,26 @@ def test_lint_cores_and_top(bundle_path, tmp_path):
     assert lint_top(top.parent) == ""
 
 
-def test_choose_parallelism_fits_every_board():
+#: boards whose BRAM budget (90%) no design of the bundled model fits at the board's default LR
+#: size: the anchor's 3 x 8-bit skip FIFO across the trunk (6 BRAM36 at 960 wide) takes the
+#: pynq-z2's leanest design to ~128.5 BRAM36, over its budget of 126 (the board has 140)
+BRAM_SHORT = {"tiny": set(), "tiny-anchor": {"pynq-z2"}}
+
+
+@pytest.mark.parametrize("model", sorted(BRAM_SHORT))
+def test_choose_parallelism_fits_every_board(model):
     """Every board: the chosen design fits its DSP budget (10% headroom) and the
-    BRAM estimate; no stage does more MACs per clock than it has multipliers, so
-    the fps cannot beat the DSP count; II = slowest stage; the target is met
-    exactly when the fps reaches it."""
+    BRAM estimate (or, on the boards of `BRAM_SHORT`, the reason says that even the
+    slowest design does not); no stage does more MACs per clock than it has
+    multipliers, so the fps cannot beat the DSP count; II = slowest stage; the
+    target is met exactly when the fps reaches it."""
     from egvsr.golden import load_bundle
-    from egvsr.golden.bundle import default_bundle_path
     from egvsr.board.boards import BOARDS
+    from egvsr.model.pretrained import BUNDLED_MODELS
     from egvsr.rtl.generate import choose_parallelism
-    b = load_bundle(default_bundle_path())
+    b = load_bundle(BUNDLED_MODELS[model][2])
     convs = {L["name"]: L for L in b.layers("srnet") if L["op"] == "conv3x3"}
+    short = set()
     for name, bd in BOARDS.items():
         par, rep = choose_parallelism(b, name, report=True)
         assert set(par) == set(convs)
@@ -129,7 +138,10 @@ def test_choose_parallelism_fits_every_board():
         # (pi, po): multipliers in DSPs; (pi, po, n): all 9*pi*po in fabric
         dsps = sum(9 * f[0] * (-(-f[1] // per_dsp)) for f in par.values() if len(f) == 2)
         assert rep["dsp"] == dsps <= rep["dsp_budget"] <= 0.9 * bd["dsp"], (name, rep)
-        assert rep["bram36"] <= rep["bram36_budget"], (name, rep)
+        if rep["bram36"] > rep["bram36_budget"]:
+            short.add(name)
+            assert "even the slowest design exceeds the budget" in rep["reason"], (name, rep["reason"])
+            assert "BRAM36, over the budget" in rep["reason"] and not rep["meets_target"]
         for k, (pi, po, *fab) in par.items():
             assert fab in ([], [9 * pi * po])
             L, row = convs[k], rep["layers"][k]
@@ -150,7 +162,8 @@ def test_choose_parallelism_fits_every_board():
             assert rep["fps"] >= bd["fps"] and rep["reason"] is None
         else:
             assert rep["reason"]
-    # zcu104 / u250 meet their default targets with the trained tiny bundle
+    assert short == BRAM_SHORT[model]
+    # zcu104 / u250 meet their default targets with the trained bundle
     assert choose_parallelism(b, "zcu104", report=True)[1]["meets_target"]
     assert choose_parallelism(b, "u250", report=True)[1]["meets_target"]
     # kv260 at 45 fps (issue target): two INT8 products per DSP48E2, adder trees that
