@@ -39,11 +39,19 @@ def _requant_small(v: np.ndarray, s: int, bits: int, signed: bool) -> np.ndarray
 
 
 def aligned_sum(a, a_exp: int, b, b_exp: int) -> tuple[np.ndarray, int]:
-    """``(a * 2**(a_exp - e) + b * 2**(b_exp - e), e)`` in int64 with ``e = min(a_exp, b_exp)``:
-    the exact sum of two tensors at their own exponents (left shifts only)."""
+    """``(a * 2**(a_exp - e) + b * 2**(b_exp - e), e)`` with ``e = min(a_exp, b_exp)``: the
+    exact sum of two tensors at their own exponents (left shifts only; `b` broadcasts to
+    `a`'s shape). int32 when the shifted codes provably fit (|sum| < 2**31), else int64."""
+    a, b = np.asarray(a), np.asarray(b)
     e = min(int(a_exp), int(b_exp))
-    return (np.left_shift(np.asarray(a).astype(np.int64), int(a_exp) - e) +
-            np.left_shift(np.asarray(b).astype(np.int64), int(b_exp) - e)), e
+    sa, sb = int(a_exp) - e, int(b_exp) - e
+    bits = 8 * max(a.dtype.itemsize, b.dtype.itemsize)
+    wide = np.int32 if bits + max(sa, sb) <= 30 else np.int64
+    s = a.astype(wide)
+    if sa:
+        np.left_shift(s, sa, out=s)
+    s += np.left_shift(b.astype(wide), sb) if sb else b
+    return s, e
 
 
 def add(a, b, in_exp: int, out_exp: int, out_bits: int, out_signed: bool, b_exp: int | None = None) -> np.ndarray:
@@ -78,8 +86,9 @@ def anchor_add(res, skip, res_exp: int, skip_exp: int, repeat: int, out_exp: int
     if res.shape[:-1] != skip.shape[:-1] or skip.shape[-1] < c:
         raise ValueError(f"anchor_add: skip {skip.shape} must match residual {res.shape} in size "
                          f"and have at least {c} channels")
-    s, e = aligned_sum(res, res_exp, np.repeat(skip[..., :c], repeat, axis=-1), skip_exp)
-    return _requant_small(s, int(out_exp) - e, out_bits, out_signed)
+    # channel k = j * repeat + i takes skip channel j: broadcast over i (no repeated copy)
+    s, e = aligned_sum(res.reshape(*res.shape[:-1], c, repeat), res_exp, skip[..., :c, None], skip_exp)
+    return _requant_small(s.reshape(res.shape), int(out_exp) - e, out_bits, out_signed)
 
 
 def relu(x, in_exp: int, out_exp: int, out_bits: int, out_signed: bool) -> np.ndarray:

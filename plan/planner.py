@@ -161,7 +161,7 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
     items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, int8_pack=pack)
     target = clk // fps if impl == "hls" else clk / fps
     res = search(items, target, dsp_budget, bram_budget, what=f"{fps:g} fps at {lr_w}x{lr_h}",
-                 lut_budget=lut_budget)
+                 lut_budget=lut_budget, board=(bd.get("bram36", 10 ** 9), bd.get("lut", 10 ** 12)))
     folding = {k: _jsonable(o.fold) for k, o in res["design"].items()}
     ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat, pack)
     reasons = list(res["reasons"])

@@ -12,7 +12,9 @@ most DSPs saved per LUT added first, while the LUTs stay within their budget.
 candidate T <= the target's clocks per frame), or, when that is impossible
 or over the DSP/BRAM/LUT budget, the fastest design within the budgets, with
 the reasons in plain words. When no design fits the BRAM or LUT budget it
-takes the fastest one within the DSPs (and says so); when even the most
+takes the fastest one within the DSPs that still fits the board's own BRAM
+and LUTs (the headroom given up), else the fastest within the DSPs, and
+says so; when even the most
 folded design needs too many DSPs, that one.
 """
 from __future__ import annotations
@@ -96,8 +98,9 @@ def _over(d, dsp_budget, bram_budget, lut_budget) -> list:
 
 
 def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: float,
-           what: str = "the target", lut_budget: float = float("inf")) -> dict:
-    """{design: {name: Option}, meets_target, reasons: [str]} (see the module docstring)."""
+           what: str = "the target", lut_budget: float = float("inf"), board: tuple | None = None) -> dict:
+    """{design: {name: Option}, meets_target, reasons: [str]} (see the module docstring).
+    `board`: the board's own (BRAM36, LUT), for when no design fits the budgets."""
     cands = sorted({o.clocks for it in items for o in it.options})
     reasons = []
     chosen = None
@@ -132,17 +135,21 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
         if chosen is not None and note:
             reasons.append(note)
     if chosen is None:
-        for c in cands:                      # BRAM/LUT can not be met: the fastest within the DSPs
-            d = _design(items, c)
-            if d is not None and _totals(d)[0] <= dsp_budget:
-                chosen = d
-                reasons.append("even the slowest design exceeds the budget: "
-                               + " and ".join(_over(_design(items, cands[-1]), dsp_budget,
-                                                    bram_budget, lut_budget))
-                               + f"; taking the fastest design within the DSPs ({c:.0f} clocks a "
-                                 f"frame: " + " and ".join(_over(d, dsp_budget, bram_budget,
-                                                                 lut_budget)) + ")")
-                break
+        # BRAM/LUT budgets can not be met: the fastest design within the DSPs that fits the
+        # board's own BRAM and LUTs (the budget's headroom given up), else the fastest within the DSPs
+        bram_board, lut_board = board if board is not None else (float("inf"), float("inf"))
+        within = [(c, d) for c in cands for d in [_design(items, c)]
+                  if d is not None and _totals(d)[0] <= dsp_budget]
+        on_board = [(c, d) for c, d in within if not _over(d, dsp_budget, bram_board, lut_board)]
+        if within:
+            c, chosen = (on_board or within)[0]
+            how = ("the fastest design within the DSPs that fits the board's own BRAM and LUTs"
+                   if on_board and board is not None else "the fastest design within the DSPs")
+            reasons.append("even the slowest design exceeds the budget: "
+                           + " and ".join(_over(_design(items, cands[-1]), dsp_budget,
+                                                bram_budget, lut_budget))
+                           + f"; taking {how} ({c:.0f} clocks a frame: "
+                           + " and ".join(_over(chosen, dsp_budget, bram_budget, lut_budget)) + ")")
     if chosen is None:
         chosen = _design(items, cands[-1])
         reasons.append(f"even the most folded design needs {_totals(chosen)[0]} DSPs, over the "

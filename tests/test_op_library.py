@@ -1,6 +1,6 @@
 """The op library (`golden.oplib`), the hardware graph and the planner, per op x mode.
 
-Every op of the bundled `tiny` model (and of a cheap-tail bundle, for relu
+Every op of the bundled default model (`tiny-anchor`) (and of a cheap-tail bundle, for relu
 and depth_to_space) runs on real carphone frames in each execution mode it
 has: golden (`Op.run` against the graph's geometry and code types), qonnx
 (qonnx's executor on the op's own QONNX nodes), csim (the hls4ml core) and
@@ -28,7 +28,7 @@ TOY_DIR = Path(__file__).resolve().parent / "toy_ops"
 
 
 def _bundles():
-    return {"tiny": load_bundle(default_bundle_path()),
+    return {"default": load_bundle(default_bundle_path()),
             "cheap": Bundle(*random_bundle(nf=16, nb=1, tail="cheap", seed=3))}
 
 
@@ -102,18 +102,23 @@ def test_every_bundle_op_is_registered_with_its_contract(bundles):
 
 
 def test_skip_lags_come_from_the_graph(bundles):
-    g = bundles["tiny"].graph("srnet")
+    g = bundles["default"].graph("srnet")
     adds = g.nodes_of("add")
-    assert adds, "the tiny SRNet has residual adds"
+    assert adds, "the default SRNet has residual adds"
     for n in adds:
         k, lag = n.skip
         # the trunk input waits for the two convs of its residual block
         assert lag == 2 and n.inputs[k].depth + 2 == n.inputs[1 - k].depth
+    # the anchor's LR RGB waits for every conv of the trunk (conv_in .. conv_sub)
+    anchors = g.nodes_of("anchor_add")
+    assert len(anchors) == 1 and len(g.nodes_of("conv3x3")) == 6
+    k, lag = anchors[0].skip
+    assert lag == 6 and anchors[0].inputs[k].depth + 6 == anchors[0].inputs[1 - k].depth
 
 
 def test_unknown_op_is_refused_with_the_fix(tmp_path, bundles):
     from egvsr.golden import BundleError
-    b = bundles["tiny"]
+    b = bundles["default"]
     man = json.loads(json.dumps(b.manifest))
     man["srnet"]["layers"][1]["op"] = "conv5x5"
     with pytest.raises(BundleError, match="unknown op 'conv5x5'.*EGVSR_OPS"):

@@ -34,3 +34,21 @@ def test_fabric_never_past_the_lut_budget():
     # with room for both, both move
     r = search(items, 100.0, dsp_budget=0, bram_budget=10, lut_budget=7000)
     assert r["meets_target"] and all(o.alt for o in r["design"].values())
+
+
+def test_over_the_bram_budget_takes_the_fastest_design_the_board_holds():
+    """No design fits the BRAM budget (90%): the fastest one within the DSPs that still
+    fits the board's own BRAM is taken, not a faster one the board can not hold."""
+    # one node, three foldings: 100 clocks / 150 BRAM, 200 / 135, 400 / 128 (budget 126, board 140)
+    items = [Item("a", [Option(f, c, 10, bram, 0, (10, bram)) for f, c, bram in
+                        ((1, 100.0, 150.0), (2, 200.0, 135.0), (4, 400.0, 128.0))])]
+    r = search(items, 50.0, dsp_budget=100, bram_budget=126, board=(140, 10 ** 6))
+    text = " ".join(r["reasons"])
+    assert not r["meets_target"] and r["design"]["a"].fold == 2
+    assert "even the slowest design exceeds the budget: ~128.0 BRAM36" in text
+    assert "fits the board's own BRAM and LUTs (200 clocks a frame: ~135.0 BRAM36" in text
+    # no board given, or none the board holds: the fastest within the DSPs, as before
+    for board in (None, (120, 10 ** 6)):
+        r = search(items, 50.0, dsp_budget=100, bram_budget=126, board=board)
+        assert r["design"]["a"].fold == 1
+        assert "taking the fastest design within the DSPs (100 clocks" in " ".join(r["reasons"])

@@ -142,6 +142,7 @@ def test_choose_parallelism_fits_every_board(model):
             short.add(name)
             assert "even the slowest design exceeds the budget" in rep["reason"], (name, rep["reason"])
             assert "BRAM36, over the budget" in rep["reason"] and not rep["meets_target"]
+            assert rep["bram36"] <= bd["bram36"], (name, rep)  # but the board holds it
         for k, (pi, po, *fab) in par.items():
             assert fab in ([], [9 * pi * po])
             L, row = convs[k], rep["layers"][k]
