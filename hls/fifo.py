@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 
+from egvsr.golden.oplib.memory import HLS_SKIP_MARGIN
+
 __all__ = ["size_fifos", "apply_fifo_depths", "conv_lag", "DEFAULT_CHAIN_DEPTH", "DEFAULT_MARGIN", "MERGES"]
 
 DEFAULT_CHAIN_DEPTH = 4
-DEFAULT_MARGIN = 8
+DEFAULT_MARGIN = HLS_SKIP_MARGIN  # the cost model's margin too (golden.oplib.memory)
 
 
 def conv_lag(layer) -> int:

@@ -19,7 +19,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from .checkpoint import atomic_torch_save
 from .warp import backward_warp

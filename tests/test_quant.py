@@ -11,7 +11,7 @@ from egvsr.golden.network import run_sequence
 from egvsr.golden.ops import space_to_depth
 from egvsr.model.checkpoint import CheckpointError
 from egvsr.model.pretrained import BUNDLED_MODELS, DEFAULT_FLOAT, DEFAULT_QAT
-from egvsr.quant.bundle import build_bundle, export_bundle
+from egvsr.quant.bundle import build_bundle
 from egvsr.quant.checkpoint import load_qmodel, save_qcheckpoint
 from egvsr.quant.export import execute_qonnx, export_all, export_qonnx_fnet, export_qonnx_srnet
 from egvsr.quant.qegvsr import QuantEGVSR

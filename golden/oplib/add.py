@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from .base import Cost, Op
-from .memory import skip_fifo_bram36
+from .memory import hls_skip_fifo_bram36, skip_fifo_bram36
 from .registry import register
 
 
@@ -40,10 +40,11 @@ class Add(Op):
                        b_exp=srcs[1]["out_exp"])
 
     def cost(self, impl, node, fold, env):
-        if impl == "hls":
-            return Cost(1.0)
-        # the skip FIFO in front of the shallower input (block RAM from 64 entries)
+        # the skip FIFO in front of the shallower input
         k, lag = node.skip
+        if impl == "hls":  # sized from the lag at the build width (hls.fifo)
+            return Cost(1.0, bram36=hls_skip_fifo_bram36(node.inputs[k].word_bits, lag, env["w"]))
+        # RTL: for the largest width, block RAM from 64 entries
         return Cost(1.0, bram36=skip_fifo_bram36(node.inputs[k].word_bits, lag, env["max_w"]))
 
     def hls_qonnx(self, b, L, xs, bundle):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from .base import Cost, NoImplementation, Op
-from .memory import skip_depth_log2, skip_fifo_bram36
+from .memory import hls_skip_fifo_bram36, skip_depth_log2, skip_fifo_bram36
 from .registry import register
 
 
@@ -57,12 +57,12 @@ class AnchorAdd(Op):
                               L["out_exp"], L["out_bits"], L["out_signed"])
 
     def cost(self, impl, node, fold, env):
-        if impl == "hls":
-            return Cost(1.0)
         # the skip FIFO holds the repeated channels only (3 x 8 bits)
         k, lag = node.skip
         t = node.inputs[k]
         width = (self.skip_channels(node.layer) if k == 1 else t.channels) * t.bits
+        if impl == "hls":  # the AnchorSlice stream, sized from the lag at the build width (hls.fifo)
+            return Cost(1.0, bram36=hls_skip_fifo_bram36(width, lag, env["w"]))
         return Cost(1.0, bram36=skip_fifo_bram36(width, lag, env["max_w"]))
 
     @staticmethod

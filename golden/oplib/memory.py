@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "skip_fifo_bram36", "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH"]
+__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "skip_fifo_bram36", "hls_skip_fifo_bram36",
+           "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH", "HLS_SKIP_MARGIN"]
 
 ROM_BLOCK_MIN = 64      # conv3x3.v parameter of the same name
 HLS_LUTRAM_DEPTH = 128
+HLS_SKIP_MARGIN = 8     # words an hls4ml skip FIFO holds beyond its branch lag (hls.fifo, fifo_margin)
 _BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 
 
@@ -47,6 +49,12 @@ def skip_depth_log2(lag_rows: int, max_w: int) -> int:
     """log2 depth of the RTL skip FIFO that holds `lag_rows` rows of up to
     `max_w` pixels (+2 pad pixels a row, +64 beats of pipeline slack)."""
     return int(math.ceil(math.log2(max(16, int(lag_rows) * (int(max_w) + 2) + 64))))
+
+
+def hls_skip_fifo_bram36(data_bits: int, lag_rows: int, w: int, margin: int = HLS_SKIP_MARGIN) -> int:
+    """BRAM36 of an hls4ml skip FIFO (`hls.fifo.size_fifos`): `lag_rows` 3x3 convs on the
+    other branch, each W + 2 pixels, plus `margin` words of `data_bits`."""
+    return hls_bram36(int(data_bits), int(lag_rows) * (int(w) + 2) + int(margin))
 
 
 def skip_fifo_bram36(data_bits: int, lag_rows: int, max_w: int) -> float:
