@@ -71,7 +71,7 @@ class Build:
                                 _bundle_path=Path(bundle).resolve())
                 progress(f"[build] bundle {bundle} is not the config's ({self.cfg['bundle']}): the HLS "
                          "projects are generated from the bundle (no QONNX export)")
-                self.cfg["name"] = None  # the folder is named after the bundle's preset, not the config's
+                self.cfg["name"] = None  # the folder is named after the bundle, not the config
             bundle = bundle or self.cfg["_bundle_path"]
             board = board or self.cfg["board"]
             lr = lr or (self.cfg["lr_width"], self.cfg["lr_height"])
@@ -88,8 +88,12 @@ class Build:
         self.lr = tuple(int(v) for v in (lr or (bd["lr_w"], bd["lr_h"])))
         self.fps = float(fps or bd["fps"])
         self.pixels_per_beat = pixels_per_beat
-        suffix = "" if impl == "hls" else f"-{impl}"  # the HLS config names its folder <preset>-<board>
-        self.name = name or f"{self.bundle.manifest.get('preset', 'net')}-{self.board}{suffix}"
+        # <preset>-<board> (the HLS config's own name) for the default bundle; another bundle's
+        # folder takes the bundle's file name, so a retrained bundle of the same preset gets its own
+        suffix = "" if impl == "hls" else f"-{impl}"
+        same = self.bundle_path.resolve() == default_bundle_path().resolve()
+        stem = self.bundle.manifest.get("preset", "net") if same else self.bundle_path.stem
+        self.name = name or f"{stem}-{self.board}{suffix}"
         self.root = Path(out or (Path("build") / self.name)).resolve()
         (self.root / "steps").mkdir(parents=True, exist_ok=True)
 

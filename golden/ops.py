@@ -50,7 +50,7 @@ def aligned_sum(a, a_exp: int, b, b_exp: int) -> tuple[np.ndarray, int]:
     s = a.astype(wide)
     if sa:
         np.left_shift(s, sa, out=s)
-    s += np.left_shift(b.astype(wide), sb) if sb else b
+    s += np.left_shift(b.astype(wide), sb) if sb else b.astype(wide, copy=False)
     return s, e
 
 

@@ -144,7 +144,9 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
         if within:
             c, chosen = (on_board or within)[0]
             how = ("the fastest design within the DSPs that fits the board's own BRAM and LUTs"
-                   if on_board and board is not None else "the fastest design within the DSPs")
+                   if on_board and board is not None else
+                   "the fastest design within the DSPs (no design fits the board's own BRAM and LUTs)"
+                   if board is not None else "the fastest design within the DSPs")
             reasons.append("even the slowest design exceeds the budget: "
                            + " and ".join(_over(_design(items, cands[-1]), dsp_budget,
                                                 bram_budget, lut_budget))

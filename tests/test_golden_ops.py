@@ -428,3 +428,29 @@ def test_warp_frac_bits(fb):
     flow = RNG.integers(-3 * 2**fb, 3 * 2**fb + 1, (6, 8, 2)).astype(np.int64)
     np.testing.assert_array_equal(ops.warp(img, flow, fb), ref_warp(img, flow, fb))
     assert ops.warp(np.full((2, 2, 1), 255, np.uint8), flow[:2, :2], fb).min() == 255
+
+
+@pytest.mark.parametrize("a_dt,a_exp,b_dt,b_exp", [
+    (np.int8, -7, np.uint8, -8),     # 8-bit codes, 1-bit shift: int32
+    (np.int16, 0, np.int16, -14),    # 16 + 14 bits = 30: the last int32 case
+    (np.int16, 0, np.int16, -15),    # 16 + 15 bits: int64
+    (np.int32, -3, np.int8, -5),     # 32-bit codes: int64
+    (np.uint64, -2, np.int8, -2),    # no shift, 64-bit unsigned codes
+])
+def test_aligned_sum_exact_at_the_int32_edge(a_dt, a_exp, b_dt, b_exp):
+    """`aligned_sum` against Python integers at the extremes of both codes, where the
+    int32/int64 choice and the shift would overflow if chosen wrongly."""
+    def extremes(dt):
+        i = np.iinfo(dt)
+        return np.array([i.min, i.min + 1, -1 if i.min < 0 else 0, 1, i.max - 1, i.max], dtype=dt)
+    a = np.repeat(extremes(a_dt), 6)[:, None]          # every pair of extremes
+    b = np.tile(extremes(b_dt), 6)[:, None]
+    if a_dt == np.uint64:
+        a = (a >> 2).astype(np.uint64)                     # sums must fit int64 to be representable
+    s, e = ops.aligned_sum(a, a_exp, b, b_exp)
+    assert e == min(a_exp, b_exp)
+    want = [int(x) * 2 ** (a_exp - e) + int(y) * 2 ** (b_exp - e) for x, y in zip(a[:, 0], b[:, 0])]
+    assert [int(v) for v in s[:, 0]] == want
+    # the anchor's broadcast: b of one channel added to every channel of a
+    s2, _ = ops.aligned_sum(np.concatenate([a, a], 1), a_exp, b, b_exp)
+    assert [int(v) for v in s2[:, 1]] == want

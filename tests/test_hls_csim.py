@@ -102,25 +102,35 @@ def test_top_fifos_sized_from_latency(cores, hls_bundle):
     anchors = {L["name"] for L in layers if L["op"] == "anchor_add"}
     assert set(skips) == adds | anchors and adds  # one per residual block, one per anchor
     n_conv = sum(L["op"] == "conv3x3" for L in layers)
-    from egvsr.golden.oplib.memory import hls_bram36
-    from egvsr.plan import make_plan
-    h = core.in_shape[0]
-    plan = make_plan(hls_bundle, "kv260", "hls", lr_w=w, lr_h=h, fps=60, pixels_per_beat=4)
     for name, f in skips.items():
         # a residual block's branch: two 3x3 convs; the anchor's: every conv of the trunk
         lag = (n_conv if name in anchors else 2) * (w + 2)
         assert f["depth"] == lag + 8, (name, f)  # + margin
         assert f["depth"] < f["default"] or f["default"] <= lag + 8
-        # the planner's BRAM estimate of the merge is this FIFO's memory (a 3 x 8-bit anchor
-        # slice, or the whole skip tensor of a residual add)
-        L = hls_bundle.layer("srnet", name)
-        bits = (3 * 8) if name in anchors else L["channels"] * 8
-        assert plan["layers"][name]["bram36"] == hls_bram36(bits, f["depth"]), (name, plan["layers"][name])
     chain = [f for f in core.fifo_depths.values() if f["reason"] == "chain"]
     assert chain and all(f["depth"] == 4 for f in chain)
     src = (core.project_dir / "firmware" / f"{core.hls_model.config.get_project_name()}.cpp").read_text()
     assert f"depth={2 * (w + 2) + 8}" in src
     assert "nnet::depth_to_space_stream<" in src
+
+
+def test_plan_counts_the_skip_fifos_of_the_hls_top(hls_bundle, tmp_path):
+    """The planner's BRAM estimate of each merge (`add`, `anchor_add`) is the block RAM of
+    the skip FIFO the generated top really has (`hls.fifo`), at a width where those FIFOs
+    are block RAM (project written, not compiled)."""
+    from egvsr.golden.oplib.memory import hls_bram36
+    from egvsr.plan import make_plan
+    H, W = 8, 200
+    core = build_core(hls_bundle, TOP, H, W, tmp_path / "wide", PART, CLK, pixels_per_beat=4)
+    skips = {f["consumers"][0]: f for f in core.fifo_depths.values() if f["reason"].startswith("skip")}
+    plan = make_plan(hls_bundle, "kv260", "hls", lr_w=W, lr_h=H, fps=60, pixels_per_beat=4)
+    merges = {k: r for k, r in plan["layers"].items() if r["op"] in ("add", "anchor_add")}
+    assert set(merges) == set(skips) and merges
+    for name, f in skips.items():
+        L = hls_bundle.layer("srnet", name)
+        # the anchor's FIFO holds the 3 x 8-bit LR slice, a residual add's the whole skip tensor
+        bits = 3 * 8 if L["op"] == "anchor_add" else L["channels"] * 8
+        assert merges[name]["bram36"] == hls_bram36(bits, f["depth"]) > 0, (name, f, merges[name])
 
 
 def test_hls_backend_sequence_equals_golden(cores, hls_bundle, real_frames, tmp_path):

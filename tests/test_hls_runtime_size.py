@@ -4,7 +4,9 @@ One C-sim build per bundle, at the largest frame MAX_H x MAX_W LR, takes every
 LR_HEIGHT x LR_WIDTH from regmap.MIN_LR up to it: frames of several sizes
 (smaller, the maximum, odd and non-square, the minimum) back to back without
 rebuilding, each bit-exact with golden on real carphone frames, for the bundled
-tiny bundle (ESPCN tail) and a synthetic anchor-skip bundle (and, marked slow, a
+published-form `tiny` bundle (ESPCN tail, no skip; the default `tiny-anchor` runs in
+test_hls_board_top and test_hls_csim) and a synthetic anchor-skip bundle with
+per-channel weights (and, marked slow, a
 "cheap"-tail bundle: its hr_relu and conv_out run at 4h x 4w); sizes outside
 [MIN_LR, MAX] set STATUS size error and take nothing; MAX_HEIGHT/MAX_WIDTH report
 the build maximum; the overlay metadata `make bitstream` writes lets the driver send
@@ -18,7 +20,7 @@ pytest.importorskip("hls4ml")
 
 from egvsr.board import meta as bmeta  # noqa: E402
 from egvsr.board import regmap  # noqa: E402
-from egvsr.golden.bundle import Bundle, default_bundle_path, load_bundle  # noqa: E402
+from egvsr.golden.bundle import Bundle, load_bundle  # noqa: E402
 from egvsr.golden.graph import run_graph  # noqa: E402
 from egvsr.golden.network import srnet_input  # noqa: E402
 from egvsr.golden.synth import random_bundle  # noqa: E402
@@ -36,8 +38,8 @@ ORIGIN = (50, 70)
 
 def _bundle(kind):
     if kind == "tiny":
-        p = default_bundle_path()
-        return load_bundle(p) if p.is_file() else Bundle(*random_bundle(seed=5))
+        from egvsr.model.pretrained import BUNDLED_MODELS
+        return load_bundle(BUNDLED_MODELS["tiny"][2])
     if kind == "cheap":
         return Bundle(*random_bundle(nf=16, nb=1, tail="cheap", seed=4))
     return Bundle(*random_bundle(nf=4, nb=1, skip="anchor", seed=3, own_add_exps=True, per_channel=True))

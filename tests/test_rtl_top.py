@@ -192,9 +192,12 @@ def test_choose_parallelism_reports_unmet_target():
     from egvsr.golden.bundle import default_bundle_path
     from egvsr.rtl.generate import plan_parallelism
     b = load_bundle(default_bundle_path())
-    # pynq-z2 at 2 fps: 23472 MACs per LR pixel need > 198 multipliers
+    # pynq-z2 at 2 fps: 23472 MACs per LR pixel need > 198 multipliers (a balanced design
+    # of 198 DSPs reaches at most 1.62 fps), and the default's memories exceed the BRAM budget
     rep = plan_parallelism(b, "pynq-z2")
-    assert not rep["meets_target"] and "DSP" in rep["reason"], rep["reason"]
+    assert not rep["meets_target"], rep["reason"]
+    assert "design of 198 DSPs at 1 MAC(s) per DSP" in rep["reason"] and "at most 1.62 fps" in rep["reason"]
+    assert "BRAM36, over the budget of 126" in rep["reason"]
     assert rep["dsp"] <= rep["dsp_budget"] and rep["fps"] < 2
     # faster than one LR pixel per clock: impossible on any budget
     rep = plan_parallelism(b, "u250", fps=1000)
