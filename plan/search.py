@@ -138,15 +138,21 @@ def search(items: list, target_clocks: float, dsp_budget: int, bram_budget: floa
         # BRAM/LUT budgets can not be met: the fastest design within the DSPs that fits the
         # board's own BRAM and LUTs (the budget's headroom given up), else the fastest within the DSPs
         bram_board, lut_board = board if board is not None else (float("inf"), float("inf"))
-        within = [(c, d) for c in cands for d in [_design(items, c)]
-                  if d is not None and _totals(d)[0] <= dsp_budget]
-        on_board = [(c, d) for c, d in within if not _over(d, dsp_budget, bram_board, lut_board)]
-        if within:
-            c, chosen = (on_board or within)[0]
-            how = ("the fastest design within the DSPs that fits the board's own BRAM and LUTs"
-                   if on_board and board is not None else
-                   "the fastest design within the DSPs (no design fits the board's own BRAM and LUTs)"
-                   if board is not None else "the fastest design within the DSPs")
+        fastest = on_board = None            # (clocks, design), fastest first
+        for c in cands:
+            d = _design(items, c)
+            if d is None or _totals(d)[0] > dsp_budget:
+                continue
+            fastest = fastest or (c, d)
+            if not _over(d, dsp_budget, bram_board, lut_board):
+                on_board = (c, d)
+                break
+        if fastest is not None:
+            c, chosen = on_board or fastest
+            how = "the fastest design within the DSPs"
+            if board is not None:
+                how += (" that fits the board's own BRAM and LUTs" if on_board
+                        else " (no design fits the board's own BRAM and LUTs)")
             reasons.append("even the slowest design exceeds the budget: "
                            + " and ".join(_over(_design(items, cands[-1]), dsp_budget,
                                                 bram_budget, lut_budget))

@@ -11,7 +11,6 @@ handshake), `TLAST <count> <index of the last beat with tlast>` and `DONE`.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -178,9 +177,9 @@ VERILATOR_FLAGS = ["-CFLAGS", "-O2"]
 
 
 def default_vflags() -> list[str]:
-    """`VERILATOR_FLAGS`, or ``-CFLAGS $EGVSR_VERILATOR_CFLAGS`` when that is set (the test
+    """`VERILATOR_FLAGS`, or ``-CFLAGS`` `sim.verilator_cflags()` when that is set (the test
     suite sets -O0: its many short simulations compile faster than they would run faster)."""
-    c = os.environ.get("EGVSR_VERILATOR_CFLAGS")
+    c = sim.verilator_cflags()
     return ["-CFLAGS", c] if c else list(VERILATOR_FLAGS)
 
 

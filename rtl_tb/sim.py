@@ -59,6 +59,12 @@ def waves_requested() -> bool:
     return os.environ.get("WAVES", "0") not in ("", "0")
 
 
+def verilator_cflags() -> str:
+    """$EGVSR_VERILATOR_CFLAGS: the C++ optimization of the Verilator models ("" = the
+    builds' own default; the test suite sets -O0). Part of every build's cache key."""
+    return os.environ.get("EGVSR_VERILATOR_CFLAGS", "")
+
+
 def _digest(*items) -> str:
     h = hashlib.sha256()
     for it in items:
@@ -79,9 +85,8 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
     # string parameters (memory file names) go to the simulator as Verilog string literals
     params = {k: (f'"{v}"' if isinstance(v, str) and not v.startswith('"') else v)
               for k, v in (parameters or {}).items()}
-    # C++ optimization of the Verilator model: $EGVSR_VERILATOR_CFLAGS (the suite sets -O0), else
-    # Verilator's own default (-Os)
-    cflags = os.environ.get("EGVSR_VERILATOR_CFLAGS", "") if sim == "verilator" else ""
+    # C++ optimization of the Verilator model (verilator_cflags), else Verilator's own default (-Os)
+    cflags = verilator_cflags() if sim == "verilator" else ""
     key = _digest(sim, toplevel, params, waves, cflags, *sources)
     bdir = build_root() / f"{tag or toplevel}_{sim}_{key}"
     stamp = bdir / ".built"

@@ -86,7 +86,7 @@ def test_hls_build_of_another_bundle_uses_the_bundle_not_the_configs_qonnx(tmp_p
     b = Build("hls", bundle=str(other), out=str(tmp_path / "b"), progress=msgs.append)
     cfg_preset = load_config(DEFAULT_CONFIG)["preset"]
     assert b.bundle.manifest["preset"] != cfg_preset and b.bundle_path == other.resolve()
-    # named after the bundle's preset and board, not the config's name (another bundle's folder)
+    # named after the bundle file and board, not the config's name (another bundle's folder)
     assert b.name == f"{other.stem}-kv260" != load_config(DEFAULT_CONFIG)["name"]
     assert b.cfg["_qonnx_path"] is None and b.cfg["_qonnx_from"] is None and b.cfg["preset"] is None
     assert "generated from the bundle (no QONNX export)" in msgs[0]
