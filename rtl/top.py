@@ -14,7 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from egvsr.golden.oplib import NoImplementation
-from egvsr.golden.oplib.memory import skip_depth_log2
+from egvsr.golden.oplib.memory import skip_depth, skip_depth_log2
 
 from .verilog_text import axis_ports, axis_wires, instance
 
@@ -80,25 +80,25 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
         srcs = [feed[(t.name, node.name)] for t in node.inputs]
         m = {"name": node.name, "op": op.name, "inputs": [t.name for t in node.inputs],
              "hr": node.output.hr}
-        dl2 = None
+        dl2 = depth = None
         if node.skip is not None:
-            # the input that arrives earlier waits in a skip FIFO: in front of the core,
-            # or inside it (`Op.rtl_skip_fifo`: the core sizes it from skip_depth_log2)
+            # the input that arrives earlier waits in a skip FIFO of exactly skip_depth
+            # entries: in front of the core, or inside it (`Op.rtl_skip_fifo`)
             k, lag = node.skip
-            dl2 = skip_depth_log2(lag, env["max_w"])
-            m["skip_depth_log2"] = dl2
+            dl2, depth = skip_depth_log2(lag, env["max_w"]), skip_depth(lag, env["max_w"])
+            m["skip_depth_log2"], m["skip_depth"] = dl2, depth
             if not op.rtl_skip_fifo:
                 sk = f"{node.name}_skip"
                 ws = node.inputs[k].word_bits
                 top.wires.append(axis_wires(sk, ws))
-                top.body.append(instance("axis_fifo", f"u_{sk}", {"DATA_W": ws, "DEPTH_LOG2": dl2},
+                top.body.append(instance("axis_fifo", f"u_{sk}", {"DATA_W": ws, "DEPTH_LOG2": dl2, "DEPTH": depth},
                                          CLK + axis_ports("s_axis", srcs[k]) + axis_ports("m_axis", sk)))
                 srcs[k] = sk
         fold = folding.get(node.name)
         scale = node.inputs[0].scale
         nenv = dict(env, fold=fold, pixels_per_beat=P if node.output is out else 1,
                     line_w=int(env["max_w"] * scale) if scale >= 1 else env["max_w"],
-                    skip_depth_log2=dl2)
+                    skip_depth_log2=dl2, skip_depth=depth)
         params = op.rtl_params(node, nenv)
         frame = _frame_ports(top, scale, env["dim_bits"]) if op.rtl_frame(node) == "in" else []
         ports = CLK + frame

@@ -47,15 +47,18 @@ class AxisSource(_AxisPort):
         self.rng = random.Random(seed)
         self.v.value = 0
         self.first_cycle = None
+        self.sent = 0
 
     async def send(self, beats):
         i, n = 0, len(beats)
+        self.sent = 0                      # beats the DUT has taken so far
         driving = taken = False
         while True:
             await FallingEdge(self.clk)
             self.cycle += 1
             if taken:
                 i += 1
+                self.sent = i
                 driving = taken = False
             if i >= n:
                 self.v.value = 0

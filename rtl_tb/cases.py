@@ -134,16 +134,30 @@ def anchor_case(seed: int, **_) -> dict:
                             B_BITS=rng.choice([8, 7]), B_SIGNED=rng.choice([0, 1]),
                             A_SHIFT=a_shift, B_SHIFT=b_shift, OUT_BITS=8,
                             OUT_SIGNED=rng.choice([0, 1]), SHIFT=rng.choice([-1, 0, 1, 2, 3]),
-                            SKIP_DEPTH_LOG2=rng.choice([1, 2, 6])),
+                            **_depth(rng, "SKIP_DEPTH_LOG2", "SKIP_DEPTH")),
                 runs=runs, gap=rng.choice([0.2, 0.5]), bp=rng.choice([0.2, 0.5]),
                 timeout_cycles=1000 + 20 * max(h * w for h, w, _ in runs))
 
 
-def fifo_case(seed: int, **_) -> dict:
+def _depth(rng: random.Random, log2_name: str, depth_name: str, exact: bool | None = None) -> dict:
+    """A FIFO's address width and depth, shallow or block RAM: a power of two
+    (depth 0), or (``exact``) one that is not (the pointers wrap early); random
+    when ``exact`` is None."""
+    if exact is None:
+        exact = rng.random() < 0.5
+    dl2 = rng.choice([2, 3, 6, 7]) if exact else rng.choice([1, 2, 3, 6, 7])
+    depth = rng.randint((1 << (dl2 - 1)) + 1, (1 << dl2) - 1) if exact else 0
+    return {log2_name: dl2, depth_name: depth}
+
+
+def fifo_case(seed: int, exact: bool | None = None, **_) -> dict:
+    """Random width and depth; the FIFO first shows its capacity (depth + the output
+    register) with the output stalled, then streams more beats than it holds."""
     rng = random.Random(seed)
-    return dict(core="axis_fifo", seed=seed,
-                params=dict(DATA_W=rng.choice([1, 8, 13, 40]), DEPTH_LOG2=rng.choice([1, 2, 6])),
-                runs=[[rng.randint(1, 6), rng.randint(1, 12), 3], [1, 1, 1]],
+    params = dict(DATA_W=rng.choice([1, 8, 13, 40]), **_depth(rng, "DEPTH_LOG2", "DEPTH", exact))
+    entries = params["DEPTH"] or 1 << params["DEPTH_LOG2"]
+    return dict(core="axis_fifo", seed=seed, params=params, capacity=entries + 1,
+                runs=[[rng.randint(1, 6), rng.randint(1, 12), 3], [6, 12, 4], [1, 1, 1]],
                 gap=rng.choice([0.0, 0.5]), bp=rng.choice([0.3, 0.6]))
 
 

@@ -9,7 +9,7 @@ from egvsr.rtl_tb import sim
 
 #: parameter sets of the stream infrastructure; each op core's come from its op module
 INFRA_LINT_SETS = {
-    "axis_fifo": [{}, {"DEPTH_LOG2": 9, "DATA_W": 64}],
+    "axis_fifo": [{}, {"DEPTH_LOG2": 9, "DATA_W": 64}, {"DEPTH_LOG2": 12, "DEPTH": 2116, "DATA_W": 128}],
     "axis_fork": [{}],
     "frame_ctrl": [{}, {"USE_TUSER": 1, "TLAST_FRAME": 1, "P": 4, "MAX_W": 1024, "MAX_H": 2160}],
 }

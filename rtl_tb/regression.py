@@ -230,7 +230,7 @@ def main(argv=None) -> int:
 
     # ---- yosys: resources and timing proxies (UltraScale+, DSP48E2)
     if not a.no_synth:
-        from egvsr.golden.oplib.memory import skip_depth_log2
+        from egvsr.golden.oplib.memory import skip_depth, skip_depth_log2
         from egvsr.rtl import core_sources
         from egvsr.rtl_tb.synth import PROXY_NOTE, synth_conv, synth_timing, synth_top
         kv = est["kv260"]
@@ -252,12 +252,15 @@ def main(argv=None) -> int:
                 ("residual_add C16", lambda: synth_timing(core_sources("residual_add"), "residual_add",
                                                            dict(C=16))),
                 # the SRNet anchor: 3 of 51 input channels x 16, the skip FIFO of an nb=2 net
-                # (6 rows) at 1024-pixel lines: 24 (+2) bits x 8192 instead of 408 (+2) bits
-                ("anchor_add C48 skip 3x8b x 8192", lambda: synth_timing(
+                # (6 rows) at 1024-pixel lines: 24 (+2) bits x 6220 instead of 408 (+2) bits
+                (f"anchor_add C48 skip 3x8b x {skip_depth(6, 1024)}", lambda: synth_timing(
                     core_sources("anchor_add"), "anchor_add",
-                    dict(SKIP_C=3, REPEAT=16, B_C=51, SKIP_DEPTH_LOG2=skip_depth_log2(6, 1024)))),
-                ("axis_fifo 128b x 2048", lambda: synth_timing(core_sources("axis_fifo"), "axis_fifo",
-                                                                dict(DATA_W=128, DEPTH_LOG2=11))),
+                    dict(SKIP_C=3, REPEAT=16, B_C=51, SKIP_DEPTH_LOG2=skip_depth_log2(6, 1024),
+                         SKIP_DEPTH=skip_depth(6, 1024)))),
+                # a residual add's skip FIFO (2 rows at 1024-pixel lines): the pointers wrap early
+                (f"axis_fifo 128b x {skip_depth(2, 1024)}", lambda: synth_timing(
+                    core_sources("axis_fifo"), "axis_fifo",
+                    dict(DATA_W=128, DEPTH_LOG2=skip_depth_log2(2, 1024), DEPTH=skip_depth(2, 1024)))),
                 ("srnet_top pynq-z2", lambda: synth_top(g, family="xcup", proxy=True))]
         for name, fn in jobs:
             try:

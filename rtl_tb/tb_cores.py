@@ -7,7 +7,9 @@ bp (output back-pressure probability), ports (optional port-map overrides
 for HLS exports), optional inputs_npy (one (n, H, W, C) npy per input: real
 frames instead of random ones) and expected_npy (the golden outputs, else
 the core's op computes them: `Op.tb_expected`), optional timeout_cycles (a run
-that has not delivered its output beats after that many clocks fails).
+that has not delivered its output beats after that many clocks fails), optional
+capacity (before the runs, with the output stalled: the core takes exactly that
+many beats, then gives them back in order).
 """
 from __future__ import annotations
 
@@ -112,6 +114,24 @@ def finish_report(report: dict, errors: list, report_path) -> None:
     assert not errors, report["error"]
 
 
+async def _check_capacity(src, sink, clk, capacity: int, bits: int) -> list[str]:
+    """With tready held low the DUT takes exactly `capacity` beats and then stalls;
+    released, it gives back every beat, the extra ones too, in order."""
+    n = capacity + 3
+    beats = [((0x5A5A5A5A5A * (k + 1)) & ((1 << bits) - 1), k % 2, k % 3 == 0) for k in range(n)]
+    cocotb.start_soon(src.send(beats))
+    await ClockCycles(clk, 2 * capacity + 20)      # the sink is idle: tready low
+    errors = []
+    if src.sent != capacity:
+        errors.append(f"capacity: took {src.sent} beats with the output stalled, expected {capacity}")
+    sink.beats = []
+    await with_timeout(sink.recv(n), 10 * (4 * n + 20), "ns")
+    if [(d, l, int(bool(u))) for d, l, u in sink.beats] != [(d, l, int(u)) for d, l, u in beats]:
+        errors.append("capacity: the beats came back changed or out of order")
+    await ClockCycles(clk, 4)
+    return errors
+
+
 @cocotb.test()
 async def run_case(dut):
     case = json.loads(open(os.environ["EGVSR_TB_CASE"]).read())
@@ -140,6 +160,8 @@ async def run_case(dut):
 
     report = {"runs": [], "ok": True}
     errors = []
+    if case.get("capacity") is not None:
+        errors += await _check_capacity(srcs[0], sink, clk, int(case["capacity"]), ibits)
     frame_no = 0
     for H, W, nfr in case["runs"]:
         if hasattr(dut, ports["width"]):

@@ -66,10 +66,17 @@ def test_residual_add(simulator):
     cases.run_case(simulator, case, name=f"a{seed}")
 
 
+@pytest.mark.parametrize("exact", [False, True], ids=["pow2", "exact"])
 @pytest.mark.parametrize("simulator", SIMS)
-def test_fifo(simulator):
-    seed = cases.base_seed() + (30 if simulator == "verilator" else 31)
-    cases.run_case(simulator, cases.fifo_case(seed), name=f"f{seed}")
+def test_fifo(simulator, exact):
+    """A power-of-two depth, and one that is not (a skip FIFO of exactly the beats it
+    needs: the pointers wrap at DEPTH - 1): the capacity with the output stalled is
+    DEPTH + 1, and more beats than that pass in order under gaps and back-pressure."""
+    seed = cases.base_seed() + (30 if simulator == "verilator" else 31) + (100 if exact else 0)
+    case = cases.fifo_case(seed, exact=exact)
+    d, dl2 = case["params"]["DEPTH"], case["params"]["DEPTH_LOG2"]
+    assert (1 << (dl2 - 1)) < d < (1 << dl2) if exact else d == 0
+    cases.run_case(simulator, case, name=f"f{seed}")
 
 
 def _anchor_case(simulator):
@@ -89,11 +96,11 @@ def test_anchor_add(simulator):
 def test_anchor_add_srnet_shape():
     """The SRNet anchor's shape (Icarus: a cheap build): 3 of 51 uint8 skip channels,
     each 16 times, the residual int8 one exponent finer, rounding by 1 into uint8,
-    the skip stream running ahead through a block-RAM FIFO."""
+    the skip stream running ahead through a block-RAM FIFO of 40 entries (not a power of two)."""
     case = dict(core="anchor_add", seed=cases.base_seed() + 52,
                 params=dict(SKIP_C=3, REPEAT=16, B_C=51, A_BITS=8, A_SIGNED=1, B_BITS=8,
                             B_SIGNED=0, A_SHIFT=0, B_SHIFT=1, OUT_BITS=8, OUT_SIGNED=0, SHIFT=1,
-                            SKIP_DEPTH_LOG2=6),
+                            SKIP_DEPTH_LOG2=6, SKIP_DEPTH=40),
                 runs=[[3, 7, 2], [1, 1, 1]], gap=0.3, bp=0.4, timeout_cycles=2000)
     cases.run_case("icarus", case, name="srnet")
 

@@ -111,9 +111,9 @@ def test_lint_cores_and_top(bundle_path, tmp_path):
 
 
 #: boards whose BRAM budget (90%) no design of the bundled model fits at the board's default LR
-#: size: the anchor's 3 x 8-bit skip FIFO across the trunk (6 BRAM36 at 960 wide) takes the
-#: pynq-z2's leanest design to ~128.5 BRAM36, over its budget of 126 (the board has 140)
-BRAM_SHORT = {"tiny": set(), "tiny-anchor": {"pynq-z2"}}
+#: size: none, since the skip FIFOs hold exactly the beats they need (with the depths rounded up
+#: to powers of two, the pynq-z2's leanest `tiny-anchor` design needed ~128.5 BRAM36 of 126)
+BRAM_SHORT = {"tiny": set(), "tiny-anchor": set()}
 
 
 @pytest.mark.parametrize("model", sorted(BRAM_SHORT))
@@ -288,7 +288,7 @@ def test_top_anchor_structure(anchor_top):
     """The net input forks (axis_fork) to conv_in and the anchor core; the anchor
     core's own skip FIFO (3 channels x 8 bits) is sized from the graph's skip lag
     as a residual add's is, and the top puts no 51-channel FIFO in front of it."""
-    from egvsr.golden.oplib.memory import skip_depth_log2
+    from egvsr.golden.oplib.memory import skip_depth, skip_depth_log2
     b, g, meta, _ = anchor_top
     node = b.graph("srnet").node("anchor")
     k, lag = node.skip
@@ -298,9 +298,26 @@ def test_top_anchor_structure(anchor_top):
     layer = next(m for m in meta["layers"] if m["name"] == "anchor")
     p = layer["params"]
     assert layer["skip_depth_log2"] == p["SKIP_DEPTH_LOG2"] == skip_depth_log2(lag, 16)
+    # exactly the entries the lag needs, not the next power of two: 4 x (16 + 2) + 64
+    assert layer["skip_depth"] == p["SKIP_DEPTH"] == skip_depth(lag, 16) == 136
+    assert p["SKIP_DEPTH_LOG2"] == 8
+    # the residual adds' skip FIFOs in front of their cores: sized the same way
+    for m in (m for m in meta["layers"] if m["op"] == "add"):
+        assert f"u_{m['name']}_skip" in text
+        assert m["skip_depth"] == skip_depth(2, 16) == 100 and m["skip_depth_log2"] == 7
     assert (p["SKIP_C"], p["REPEAT"], p["B_C"]) == (3, 16, 51)
     assert (p["A_SHIFT"], p["B_SHIFT"]) == (0, 1) and p["SHIFT"] == 1   # conv_sub at -9, input at -8
     assert "anchor_add.v" in meta["sources"]
+
+
+def test_skip_fifo_bram_is_counted_at_its_depth():
+    """A residual add's skip FIFO at 1024-pixel lines (2 rows + 64 = 2,116 entries of
+    128 + 2 bits) costs 4 BRAM18 across x 5 deep = 10 BRAM36; rounded up to 4,096
+    entries it would be 15. The anchor's (6 rows, 24 + 2 bits): 6,220 entries, 6."""
+    from egvsr.golden.oplib.memory import bram18, skip_depth, skip_depth_log2, skip_fifo_bram36
+    assert skip_depth(2, 1024) == 2116 and skip_depth_log2(2, 1024) == 12
+    assert skip_fifo_bram36(128, 2, 1024) == 10 < bram18(130, 4096) / 2 == 15
+    assert skip_depth(6, 1024) == 6220 and skip_fifo_bram36(24, 6, 1024) == 6
 
 
 def test_top_anchor_real_frames_bit_exact(anchor_top, real_frames):

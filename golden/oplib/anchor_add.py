@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from .base import Cost, NoImplementation, Op
-from .memory import hls_skip_fifo_bram36, skip_depth_log2, skip_fifo_bram36
+from .memory import HLS_SKIP_MARGIN, hls_skip_fifo_bram36, skip_depth, skip_depth_log2, skip_fifo_bram36
 from .registry import register
 
 
@@ -36,7 +36,7 @@ class AnchorAdd(Op):
     rtl_skip_fifo = True
     rtl_lint_params = ({}, {"SKIP_C": 2, "REPEAT": 1, "B_C": 2, "A_SIGNED": 0, "B_BITS": 10,
                             "B_SIGNED": 1, "A_SHIFT": 3, "B_SHIFT": 0, "OUT_SIGNED": 1,
-                            "SHIFT": -1, "SKIP_DEPTH_LOG2": 11})
+                            "SHIFT": -1, "SKIP_DEPTH_LOG2": 11, "SKIP_DEPTH": 1500})
 
     @staticmethod
     def skip_channels(L: dict) -> int:
@@ -62,7 +62,8 @@ class AnchorAdd(Op):
         t = node.inputs[k]
         width = (self.skip_channels(node.layer) if k == 1 else t.channels) * t.bits
         if impl == "hls":  # the AnchorSlice stream, sized from the lag at the build width (hls.fifo)
-            return Cost(1.0, bram36=hls_skip_fifo_bram36(width, lag, env["w"]))
+            return Cost(1.0, bram36=hls_skip_fifo_bram36(width, lag, env["w"],
+                                                         env.get("fifo_margin", HLS_SKIP_MARGIN)))
         return Cost(1.0, bram36=skip_fifo_bram36(width, lag, env["max_w"]))
 
     @staticmethod
@@ -86,13 +87,14 @@ class AnchorAdd(Op):
             raise NoImplementation(f"layer {node.name!r}: anchor_add.v buffers its skip input "
                                    f"(input 1), but the residual arrives {lag} rows earlier")
         e = min(a.exp, b.exp)
-        dl2 = env.get("skip_depth_log2")
+        dl2, depth = env.get("skip_depth_log2"), env.get("skip_depth")
         return dict(SKIP_C=self.skip_channels(node.layer), REPEAT=int(node.layer["factor"]) ** 2,
                     B_C=b.channels, A_BITS=a.bits, A_SIGNED=int(a.signed), B_BITS=b.bits,
                     B_SIGNED=int(b.signed), A_SHIFT=a.exp - e, B_SHIFT=b.exp - e,
                     OUT_BITS=node.output.bits, OUT_SIGNED=int(node.output.signed),
                     SHIFT=int(node.layer["out_exp"]) - e,
-                    SKIP_DEPTH_LOG2=int(dl2) if dl2 is not None else skip_depth_log2(lag, env["max_w"]))
+                    SKIP_DEPTH_LOG2=int(dl2) if dl2 is not None else skip_depth_log2(lag, env["max_w"]),
+                    SKIP_DEPTH=int(depth) if depth is not None else skip_depth(lag, env["max_w"]))
 
     # ------------------------------------------------------------ testbench
     def tb_io(self, p):

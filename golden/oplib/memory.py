@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["bram18", "hls_bram36", "skip_depth_log2", "skip_fifo_bram36", "hls_skip_fifo_bram36",
+__all__ = ["bram18", "hls_bram36", "skip_depth", "skip_depth_log2", "skip_fifo_bram36", "hls_skip_fifo_bram36",
            "ROM_BLOCK_MIN", "HLS_LUTRAM_DEPTH", "HLS_SKIP_MARGIN"]
 
 ROM_BLOCK_MIN = 64      # conv3x3.v parameter of the same name
@@ -45,10 +45,16 @@ def hls_bram36(width_bits: int, depth: int, lutram_below: int = HLS_LUTRAM_DEPTH
     return math.ceil(width_bits / 36) * math.ceil(depth / 1024)
 
 
+def skip_depth(lag_rows: int, max_w: int) -> int:
+    """Entries of the RTL skip FIFO that holds `lag_rows` rows of up to `max_w`
+    pixels (+2 pad pixels a row, +64 beats of pipeline slack; at least 16).
+    `axis_fifo` takes it as DEPTH, so no power-of-two rounding is paid for."""
+    return max(16, int(lag_rows) * (int(max_w) + 2) + 64)
+
+
 def skip_depth_log2(lag_rows: int, max_w: int) -> int:
-    """log2 depth of the RTL skip FIFO that holds `lag_rows` rows of up to
-    `max_w` pixels (+2 pad pixels a row, +64 beats of pipeline slack)."""
-    return int(math.ceil(math.log2(max(16, int(lag_rows) * (int(max_w) + 2) + 64))))
+    """Address width (DEPTH_LOG2) of that FIFO: the smallest that holds `skip_depth`."""
+    return (skip_depth(lag_rows, max_w) - 1).bit_length()
 
 
 def hls_skip_fifo_bram36(data_bits: int, lag_rows: int, w: int, margin: int = HLS_SKIP_MARGIN) -> int:
@@ -59,6 +65,8 @@ def hls_skip_fifo_bram36(data_bits: int, lag_rows: int, w: int, margin: int = HL
 
 def skip_fifo_bram36(data_bits: int, lag_rows: int, max_w: int) -> float:
     """BRAM36 of an RTL skip FIFO (`axis_fifo`: data + tlast/tuser) of `data_bits`
-    holding `lag_rows` rows; under 64 entries it is LUTs (0)."""
-    dl2 = skip_depth_log2(lag_rows, max_w)
-    return bram18(int(data_bits) + 2, 1 << dl2) / 2 if dl2 >= 6 else 0
+    holding `lag_rows` rows (`skip_depth` entries); LUTs (0) when its address is
+    under 6 bits, as `axis_fifo` chooses."""
+    if skip_depth_log2(lag_rows, max_w) < 6:
+        return 0
+    return bram18(int(data_bits) + 2, skip_depth(lag_rows, max_w)) / 2

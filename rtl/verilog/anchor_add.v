@@ -4,8 +4,9 @@
 // exponent e (exact), SHIFT = out_exp - e (round half to even, saturate: requant.v).
 // Port a: the residual, SKIP_C*REPEAT channels of A_BITS (the tail conv). Port b: the
 // skip stream, B_C channels of B_BITS (the net input); only its first SKIP_C channels
-// enter the skip FIFO (SKIP_C*B_BITS data bits, 2**SKIP_DEPTH_LOG2 entries + its output
-// register), where they wait for the residual, which lags them by the trunk's rows.
+// enter the skip FIFO (SKIP_C*B_BITS data bits; SKIP_DEPTH entries, 2**SKIP_DEPTH_LOG2
+// when SKIP_DEPTH is 0; + its output register), where they wait for the residual,
+// which lags them by the trunk's rows.
 // The FIFO's output and stream a join beat by beat; tlast/tuser come from stream a.
 // One beat per pixel (II = 1); latency from a's handshake to m_axis_tvalid: 3 clocks
 // (sum register, output FIFO write, its output register).
@@ -22,7 +23,8 @@ module anchor_add #(
     parameter OUT_BITS        = 8,
     parameter OUT_SIGNED      = 0,
     parameter SHIFT           = 1,
-    parameter SKIP_DEPTH_LOG2 = 4
+    parameter SKIP_DEPTH_LOG2 = 4,
+    parameter SKIP_DEPTH      = 0
 ) (
     input  wire                           aclk,
     input  wire                           aresetn,
@@ -56,7 +58,7 @@ module anchor_add #(
     /* verilator lint_off UNUSEDSIGNAL */
     wire          k_tlast, k_tuser;                  // kept for the FIFO's width, not used
     /* verilator lint_on UNUSEDSIGNAL */
-    axis_fifo #(.DATA_W(KW), .DEPTH_LOG2(SKIP_DEPTH_LOG2)) u_skip (
+    axis_fifo #(.DATA_W(KW), .DEPTH_LOG2(SKIP_DEPTH_LOG2), .DEPTH(SKIP_DEPTH)) u_skip (
         .aclk(aclk), .aresetn(aresetn),
         .s_axis_tdata(s_b_axis_tdata[KW-1:0]), .s_axis_tvalid(s_b_axis_tvalid),
         .s_axis_tready(s_b_axis_tready), .s_axis_tlast(s_b_axis_tlast),

@@ -1,12 +1,16 @@
-// axis_fifo: AXI4-Stream FIFO, 2**DEPTH_LOG2 (+1 output register) entries.
+// axis_fifo: AXI4-Stream FIFO of DEPTH (+1 output register) entries; DEPTH = 0
+// means 2**DEPTH_LOG2, otherwise 2 <= DEPTH <= 2**DEPTH_LOG2 (the address width),
+// so a skip FIFO holds exactly the beats it needs instead of the next power of two.
 // Synchronous-read memory (block RAM when DEPTH_LOG2 >= 6) with a registered
 // output, so s_tready and m_tvalid are both driven from registers; the
 // empty/full flags are registered and follow from the flags, two "one away"
 // flags and this clock's read/write in one LUT level, so no pointer or count
-// comparator lies between a neighbour's handshake and this FIFO's enables.
+// comparator lies between a neighbour's handshake and this FIFO's enables (a
+// pointer's wrap at DEPTH - 1 depends on the pointer alone).
 module axis_fifo #(
     parameter DATA_W     = 8,
-    parameter DEPTH_LOG2 = 4
+    parameter DEPTH_LOG2 = 4,
+    parameter DEPTH      = 0
 ) (
     input  wire              aclk,
     input  wire              aresetn,
@@ -22,7 +26,15 @@ module axis_fifo #(
     output wire              m_axis_tuser
 );
     localparam AW = (DEPTH_LOG2 < 1) ? 1 : DEPTH_LOG2;
+    localparam N  = (DEPTH == 0) ? (1 << AW) : DEPTH;  // memory entries
     localparam W  = DATA_W + 2;
+
+    generate
+        if (N < 2 || N > (1 << AW)) begin : g_bad_depth
+            // no such module: elaboration stops here, naming the problem
+            axis_fifo_DEPTH_must_be_0_or_2_to_2_pow_DEPTH_LOG2 u_bad_depth ();
+        end
+    endgenerate
 
     reg  [AW-1:0] wp, rp;            // memory addresses
     reg  [AW:0]   cnt;               // entries in the memory
@@ -37,13 +49,13 @@ module axis_fifo #(
 
     generate
         if (AW >= 6) begin : g_bram
-            (* ram_style = "block" *) reg [W-1:0] mem [0:(1<<AW)-1];
+            (* ram_style = "block" *) reg [W-1:0] mem [0:N-1];
             always @(posedge aclk) begin
                 if (wr) mem[wp] <= din;
                 if (rd) od <= mem[rp];
             end
         end else begin : g_lutram
-            (* ram_style = "distributed" *) reg [W-1:0] mem [0:(1<<AW)-1];
+            (* ram_style = "distributed" *) reg [W-1:0] mem [0:N-1];
             always @(posedge aclk) begin
                 if (wr) mem[wp] <= din;
                 if (rd) od <= mem[rp];
@@ -51,8 +63,20 @@ module axis_fifo #(
         end
     endgenerate
 
-    localparam [AW:0] ONE = 1;
-    localparam [AW:0] TOP = (1 << AW) - 1;
+    localparam [AW:0]   ONE  = 1;
+    localparam integer  NM1  = N - 1;
+    localparam [AW:0]   TOP  = NM1[AW:0];
+    localparam [AW-1:0] LAST = NM1[AW-1:0];          // the last address: pointers wrap after it
+    wire [AW-1:0] wp_n, rp_n;
+    generate
+        if (N == (1 << AW)) begin : g_wrap_free
+            assign wp_n = wp + 1'b1;
+            assign rp_n = rp + 1'b1;
+        end else begin : g_wrap
+            assign wp_n = (wp == LAST) ? {AW{1'b0}} : wp + 1'b1;
+            assign rp_n = (rp == LAST) ? {AW{1'b0}} : rp + 1'b1;
+        end
+    endgenerate
     always @(posedge aclk) begin
         if (!aresetn) begin
             wp <= {AW{1'b0}};
@@ -64,8 +88,8 @@ module axis_fifo #(
             full_m1 <= 1'b0;
             ov <= 1'b0;
         end else begin
-            if (wr) wp <= wp + 1'b1;
-            if (rd) rp <= rp + 1'b1;
+            if (wr) wp <= wp_n;
+            if (rd) rp <= rp_n;
             cnt <= cnt_n;
             // the flags from the registered ones and this clock's wr/rd (one
             // LUT level), the equality tests on the count's next value only
