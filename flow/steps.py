@@ -145,7 +145,7 @@ def step_plan(b: Build) -> dict:
         from egvsr.board.boards import get_board
         from egvsr.hls.build import plan_hls
         plan = plan_hls(b.bundle, get_board(b.board), b.lr[0], b.lr[1], b.fps, b.pixels_per_beat,
-                        b.cfg["dsp_budget_fraction"])
+                        b.cfg["dsp_budget_fraction"], fifo_margin=b.cfg["fifo_margin"])
     else:
         plan = make_plan(b.bundle, b.board, "rtl", b.lr[0], b.lr[1], b.fps,
                          pixels_per_beat=b.pixels_per_beat)

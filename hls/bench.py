@@ -43,7 +43,7 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
     boards = {}
     for name in BOARDS:
         b = get_board(name)
-        plan = plan_hls(bundle, b, 960, 540, float(cfg["target_fps"]), P, frac)
+        plan = plan_hls(bundle, b, 960, 540, float(cfg["target_fps"]), P, frac, fifo_margin=cfg["fifo_margin"])
         est, _ = plan_estimate(plan, graph, P)
         boards[name] = {"part": b.part, "clock_mhz": b.clock_mhz, "dsp_budget": plan["dsp_budget"],
                         "fps_960x540": est["fps"], "dsp": est["dsp"], "bram36": est["bram36"],

@@ -37,6 +37,7 @@ from .convert import QonnxMismatch  # noqa: F401  (re-exported for callers)
 from .board_top import write_board_top
 from .convert import reuse_factors
 from .cores import NET, TOP
+from .fifo import DEFAULT_CHAIN_DEPTH, DEFAULT_MARGIN
 
 __all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs",
            "plan_hls", "plan_estimate"]
@@ -62,7 +63,7 @@ DEFAULTS = {
     "name": "tiny-anchor-kv260", "preset": "tiny-anchor", "bundle": _default_bundle(), "qonnx": None,
     "qonnx_from": None, "plan": None,
     "board": "kv260", "lr_width": 960, "lr_height": 540, "target_fps": 60.0, "pixels_per_beat": 4,
-    "dsp_budget_fraction": 0.9, "fifo_chain_depth": 4, "fifo_margin": 8, "cores": "all",
+    "dsp_budget_fraction": 0.9, "fifo_chain_depth": DEFAULT_CHAIN_DEPTH, "fifo_margin": DEFAULT_MARGIN, "cores": "all",
     "csim": {"clip": "carphone", "frames": 2, "crop": [24, 32], "odd_crop": [9, 13], "compile_full": True,
              "jobs": 2},
     "out_dir": "build/hls",
@@ -125,6 +126,10 @@ def load_config(config) -> dict:
     if not isinstance(cfg["target_fps"], bool) and isinstance(cfg["target_fps"], (int, float)) \
             and cfg["target_fps"] != cfg["target_fps"]:
         raise ConfigError(f"{where}: target_fps must be a positive number, got nan")
+    for key in ("fifo_chain_depth", "fifo_margin"):
+        v = cfg[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"{where}: {key} must be an integer >= 1 (stream FIFO words), got {v!r}")
     for key in ("frames", "jobs"):
         v = cfg["csim"][key]
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -278,7 +283,8 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
     if cfg["_plan_path"] is not None:
         plan = _user_plan(cfg, bundle, board, W, H, P)
     else:
-        plan = plan_hls(bundle, board, W, H, float(cfg["target_fps"]), P, cfg["dsp_budget_fraction"])
+        plan = plan_hls(bundle, board, W, H, float(cfg["target_fps"]), P, cfg["dsp_budget_fraction"],
+                        fifo_margin=cfg["fifo_margin"])
     budget = plan["dsp_budget"]
     graph = bundle.graph(NET)
     reuse = reuse_factors(graph, plan["folding"])
@@ -292,10 +298,11 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
     try:
         pr.step(f"write {len(cores)} projects at {H}x{W} to {out}")
         full = {}
+        fifos = {"fifo_chain_depth": cfg["fifo_chain_depth"], "fifo_margin": cfg["fifo_margin"]}
         for c in cores:
             full[c] = build_core(bundle, c, H, W, tmp / c, board.part, board.clock_period_ns,
                                  reuse=reuse, pixels_per_beat=P,
-                                 qonnx=qonnx if c == TOP else None)
+                                 qonnx=qonnx if c == TOP else None, **fifos)
         if TOP in full:  # the board IP: AXI-Lite control, board beats, TLAST per line
             write_board_top(full[TOP], bundle.sha256)
         pr.done()
@@ -306,11 +313,11 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
         sims = {}
         for c in cores:
             sims[(c, ch, cw)] = build_core(bundle, c, ch, cw, tmp / "csim" / f"{c}_{ch}x{cw}", board.part,
-                                           board.clock_period_ns, reuse=reuse, pixels_per_beat=P)
+                                           board.clock_period_ns, reuse=reuse, pixels_per_beat=P, **fifos)
         if cfg["csim"]["odd_crop"] and TOP in cores:
             oh, ow = cfg["csim"]["odd_crop"]
             sims[(TOP, oh, ow)] = build_core(bundle, TOP, oh, ow, tmp / "csim" / f"{TOP}_{oh}x{ow}", board.part,
-                                             board.clock_period_ns, reuse=reuse, pixels_per_beat=P)
+                                             board.clock_period_ns, reuse=reuse, pixels_per_beat=P, **fifos)
         # the board IP (run-time frame size): one build at the crop; every top crop that fits it runs
         # through that one build (the odd crop at run time), a larger one gets its own build
         boards, board_runs = {}, []
@@ -422,7 +429,9 @@ def _user_plan(cfg, bundle, board, W, H, P) -> dict:
     (board, LR size, pixels per beat), its figures recomputed from its folding."""
     from egvsr.plan import PlanError, read_plan, refresh
     try:
-        plan = refresh(read_plan(cfg["_plan_path"], bundle, impl="hls"), bundle)
+        # costed with this build's skip-FIFO margin, whatever the plan was made with
+        plan = refresh(dict(read_plan(cfg["_plan_path"], bundle, impl="hls"), fifo_margin=cfg["fifo_margin"]),
+                       bundle)
     except PlanError as e:
         raise ConfigError(f"{cfg['_where']}: {e}") from None
     want = {"board": board.name, "lr": [W, H], "pixels_per_beat": P}
@@ -434,12 +443,12 @@ def _user_plan(cfg, bundle, board, W, H, P) -> dict:
 
 
 def plan_hls(bundle, board, lr_w: int, lr_h: int, fps: float, pixels_per_beat: int,
-             dsp_budget_fraction: float = 0.9, net: str = NET) -> dict:
+             dsp_budget_fraction: float = 0.9, net: str = NET, fifo_margin: int = DEFAULTS["fifo_margin"]) -> dict:
     """The HLS plan (`egvsr.plan.make_plan`, impl "hls") of `net` on `board` (a `Board`):
     reuse factors within ``dsp_budget_fraction`` of the board's DSPs, the output shuffle at
-    `pixels_per_beat` HR pixels per word."""
+    `pixels_per_beat` HR pixels per word, skip FIFOs `fifo_margin` words beyond their lag."""
     return make_plan(bundle, board.name, impl="hls", lr_w=lr_w, lr_h=lr_h, fps=fps, net=net,
-                     pixels_per_beat=pixels_per_beat,
+                     pixels_per_beat=pixels_per_beat, fifo_margin=fifo_margin,
                      dsp_budget=int(board.dsp * float(dsp_budget_fraction)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import shutil
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from egvsr.golden.bundle import NETS
 
 from . import bundle_qonnx
 from .convert import convert, name_and_check, quiet
+from .fifo import DEFAULT_CHAIN_DEPTH, DEFAULT_MARGIN, size_fifos
 from .qonnx_prep import PROBE, prepare, resize_spatial
 
 __all__ = ["Core", "build_core", "core_names", "top_name", "NET", "TOP"]
@@ -96,12 +98,15 @@ class Core:
 
 def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_period_ns: float,
                reuse: dict | None = None, pixels_per_beat: int = 1, qonnx=None, net: str = NET,
-               verbose: bool = False) -> Core:
+               verbose: bool = False, fifo_chain_depth: int = DEFAULT_CHAIN_DEPTH,
+               fifo_margin: int = DEFAULT_MARGIN) -> Core:
     """Write the hls4ml project of core `name` (a layer of `net` or its top, `top_name(net)`)
     for an H x W input.
 
     The top uses `qonnx` (a path or model from `quant.export.export_qonnx_srnet`,
     checked against the bundle) when given, else a QONNX generated from the bundle.
+    Stream FIFOs: `fifo_chain_depth` words on straight streams, a skip stream its
+    branch lag + `fifo_margin` (`fifo.size_fifos`; the config keys of the same names).
     On any failure the half-written project directory is removed.
     """
     out_dir = Path(out_dir)
@@ -133,7 +138,8 @@ def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_peri
         if out_dir.exists():
             shutil.rmtree(out_dir)
         hm = convert(model, out_dir, project_name=project, clock_period_ns=clock_period_ns, part=part,
-                     reuse=reuse, pixels_per_beat=pixels_per_beat, verbose=verbose)
+                     reuse=reuse, pixels_per_beat=pixels_per_beat, verbose=verbose,
+                     fifo_depths=partial(size_fifos, chain_depth=fifo_chain_depth, margin=fifo_margin))
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise

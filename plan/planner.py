@@ -31,6 +31,7 @@ from pathlib import Path
 
 from egvsr.board.boards import board as _board
 from egvsr.golden import oplib
+from egvsr.golden.oplib.memory import HLS_SKIP_MARGIN
 
 from .search import Item, Option, search
 
@@ -57,7 +58,8 @@ def _graph(bundle, net):
     return bundle, bundle.graph(net)
 
 
-def _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack=False):
+def _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack=False,
+         fifo_margin=HLS_SKIP_MARGIN):
     h, w, _ = shapes[node.layer["inputs"][0]]
     s = node.inputs[0].scale
     # only the stage that produces the net output packs several pixels per beat
@@ -65,15 +67,16 @@ def _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pac
     return {"impl": impl, "h": h, "w": w, "lr_w": lr_w, "lr_h": lr_h, "max_w": max_w,
             "line_w": int(max_w * s) if s >= 1 else max_w, "rate": node.inputs[0].rate,
             "positions": lr_w * lr_h + lr_w + 1, "int8_pack": bool(int8_pack),
+            "fifo_margin": int(fifo_margin),
             "pixels_per_beat": pixels_per_beat if node.output is graph.output else 1}
 
 
 def node_env(graph, node, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None,
-             int8_pack=False) -> dict:
+             int8_pack=False, fifo_margin=HLS_SKIP_MARGIN) -> dict:
     """The cost-model environment of `node` (frame size at its input, line width...)."""
     max_w = max_w or line_width(lr_w)
     return _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, graph.shapes(lr_h, lr_w),
-                int8_pack)
+                int8_pack, fifo_margin)
 
 
 def frame_clocks(op, impl, node, cost, env) -> float:
@@ -83,15 +86,17 @@ def frame_clocks(op, impl, node, cost, env) -> float:
 
 
 def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=None,
-               int8_pack=False) -> list:
+               int8_pack=False, fifo_margin=HLS_SKIP_MARGIN) -> list:
     """One search `Item` per node (`fixed`: layer -> folding to take as it is;
-    `int8_pack`: the RTL multipliers take two INT8 products per DSP48E2)."""
+    `int8_pack`: the RTL multipliers take two INT8 products per DSP48E2; `fifo_margin`:
+    the words an HLS skip FIFO holds beyond its branch lag, as the build config says)."""
     max_w = max_w or line_width(lr_w)
     shapes = graph.shapes(lr_h, lr_w)
     items = []
     for node in graph.nodes:
         op = node.op
-        env = _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack)
+        env = _env(graph, node, impl, lr_w, lr_h, max_w, pixels_per_beat, shapes, int8_pack,
+                   fifo_margin)
         folds = op.folds(impl, node, env)
         if fixed and node.name in fixed:
             f = fixed[node.name]
@@ -110,10 +115,10 @@ def plan_items(graph, impl, lr_w, lr_h, max_w=None, pixels_per_beat=None, fixed=
 
 
 def evaluate(graph, impl, folding: dict, lr_w, lr_h, clock_mhz, max_w=None,
-             pixels_per_beat=None, int8_pack=False) -> dict:
+             pixels_per_beat=None, int8_pack=False, fifo_margin=HLS_SKIP_MARGIN) -> dict:
     """Per-layer rows and totals of a given folding (every layer named or single-option)."""
     items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, fixed=folding,
-                       int8_pack=int8_pack)
+                       int8_pack=int8_pack, fifo_margin=fifo_margin)
     rows = {}
     shapes = graph.shapes(lr_h, lr_w)
     for it, node in zip(items, graph.nodes):
@@ -139,9 +144,11 @@ def _jsonable(f):
 def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: int | None = None,
               fps: float | None = None, net: str = "srnet", headroom: float = 0.1,
               pixels_per_beat: int | None = None, max_w: int | None = None,
-              dsp_budget: int | None = None, lut_budget: int | None = None) -> dict:
+              dsp_budget: int | None = None, lut_budget: int | None = None,
+              fifo_margin: int = HLS_SKIP_MARGIN) -> dict:
     """The plan of `net` of `bundle` on `board` (a name in `board.boards` or a dict
-    with `clock_mhz` and optional `dsp`, `bram36`, `lut`, `lr_w`, `lr_h`, `fps`)."""
+    with `clock_mhz` and optional `dsp`, `bram36`, `lut`, `lr_w`, `lr_h`, `fps`);
+    `fifo_margin`: an HLS build's skip-FIFO margin (config `fifo_margin`)."""
     if impl not in oplib.IMPLS:
         raise PlanError(f"implementation {impl!r} is not one of {oplib.IMPLS}")
     bundle, graph = _graph(bundle, net)
@@ -158,12 +165,14 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
         lut_budget = int(math.floor(bd.get("lut", 10 ** 12) * (1.0 - headroom)))
     # two INT8 products per DSP48E2 (UltraScale+) in the RTL cores
     pack = impl == "rtl" and bd.get("dsp48") == "E2"
-    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, int8_pack=pack)
+    items = plan_items(graph, impl, lr_w, lr_h, max_w, pixels_per_beat, int8_pack=pack,
+                       fifo_margin=fifo_margin)
     target = clk // fps if impl == "hls" else clk / fps
     res = search(items, target, dsp_budget, bram_budget, what=f"{fps:g} fps at {lr_w}x{lr_h}",
                  lut_budget=lut_budget, board=(bd.get("bram36", 10 ** 9), bd.get("lut", 10 ** 12)))
     folding = {k: _jsonable(o.fold) for k, o in res["design"].items()}
-    ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat, pack)
+    ev = evaluate(graph, impl, folding, lr_w, lr_h, bd["clock_mhz"], max_w, pixels_per_beat, pack,
+                  fifo_margin)
     reasons = list(res["reasons"])
     if not res["meets_target"]:
         macs = ev["macs_per_lr_pixel"]
@@ -178,7 +187,7 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "impl": impl, "net": net,
             "bundle_sha256": sha, "preset": bundle.manifest.get("preset"),
             "board": bd.get("name"), "clock_mhz": float(bd["clock_mhz"]), "lr": [lr_w, lr_h],
-            "max_w": max_w, "int8_pack": pack, "target_fps": fps, "target_clocks_per_frame": target,
+            "max_w": max_w, "int8_pack": pack, "fifo_margin": int(fifo_margin), "target_fps": fps, "target_clocks_per_frame": target,
             "pixels_per_beat": _out_p(graph, folding, pixels_per_beat), "headroom": headroom,
             "folding": folding, **ev, "dsp_budget": dsp_budget, "dsp_board": bd.get("dsp"),
             "bram36_budget": bram_budget, "bram36_board": bd.get("bram36"),
@@ -196,7 +205,7 @@ def refresh(plan: dict, bundle) -> dict:
     folding = {k: v for k, v in plan["folding"].items() if v is not None}
     P = plan.get("pixels_per_beat")
     ev = evaluate(graph, plan["impl"], folding, lr_w, lr_h, plan["clock_mhz"], plan["max_w"], P,
-                  plan.get("int8_pack", False))
+                  plan.get("int8_pack", False), plan.get("fifo_margin", HLS_SKIP_MARGIN))
     new = dict(plan, **ev)
     new["folding"] = {k: ev["layers"][k]["fold"] for k in ev["layers"]}
     why = []

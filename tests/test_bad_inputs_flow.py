@@ -56,6 +56,8 @@ def test_hls_without_gpp_is_refused_before_writing(tmp_path, monkeypatch):
     ("dsp_budget_fraction", 1.5, "dsp_budget_fraction must be a number in \\(0, 1\\]"),
     ("target_fps", float("nan"), "target_fps must be a positive number"),
     ("csim", {"frames": 0}, "csim.frames must be an integer >= 1"),
+    ("fifo_margin", 0, "fifo_margin must be an integer >= 1 \\(stream FIFO words\\), got 0"),
+    ("fifo_chain_depth", 2.5, "fifo_chain_depth must be an integer >= 1"),
 ])
 def test_hls_config_values_named(key, val, msg):
     pytest.importorskip("hls4ml")

@@ -114,23 +114,28 @@ def test_top_fifos_sized_from_latency(cores, hls_bundle):
     assert "nnet::depth_to_space_stream<" in src
 
 
-def test_plan_counts_the_skip_fifos_of_the_hls_top(hls_bundle, tmp_path):
+@pytest.mark.parametrize("margin", [None, 600])
+def test_plan_counts_the_skip_fifos_of_the_hls_top(hls_bundle, tmp_path, margin):
     """The planner's BRAM estimate of each merge (`add`, `anchor_add`) is the block RAM of
     the skip FIFO the generated top really has (`hls.fifo`), at a width where those FIFOs
-    are block RAM (project written, not compiled)."""
-    from egvsr.golden.oplib.memory import hls_bram36
+    are block RAM (project written, not compiled); with the default margin and with a
+    config's `fifo_margin` of 600 words, which the build and the plan both take."""
+    from egvsr.golden.oplib.memory import HLS_SKIP_MARGIN, hls_bram36
     from egvsr.plan import make_plan
     H, W = 8, 200
-    core = build_core(hls_bundle, TOP, H, W, tmp_path / "wide", PART, CLK, pixels_per_beat=4)
+    kw = {} if margin is None else {"fifo_margin": margin}
+    core = build_core(hls_bundle, TOP, H, W, tmp_path / "wide", PART, CLK, pixels_per_beat=4, **kw)
     skips = {f["consumers"][0]: f for f in core.fifo_depths.values() if f["reason"].startswith("skip")}
-    plan = make_plan(hls_bundle, "kv260", "hls", lr_w=W, lr_h=H, fps=60, pixels_per_beat=4)
+    plan = make_plan(hls_bundle, "kv260", "hls", lr_w=W, lr_h=H, fps=60, pixels_per_beat=4, **kw)
     merges = {k: r for k, r in plan["layers"].items() if r["op"] in ("add", "anchor_add")}
     assert set(merges) == set(skips) and merges
     for name, f in skips.items():
         L = hls_bundle.layer("srnet", name)
+        assert f["reason"].endswith(f"margin {margin or HLS_SKIP_MARGIN}"), f
         # the anchor's FIFO holds the 3 x 8-bit LR slice, a residual add's the whole skip tensor
         bits = 3 * 8 if L["op"] == "anchor_add" else L["channels"] * 8
         assert merges[name]["bram36"] == hls_bram36(bits, f["depth"]) > 0, (name, f, merges[name])
+    assert plan["fifo_margin"] == (margin or HLS_SKIP_MARGIN)
 
 
 def test_hls_backend_sequence_equals_golden(cores, hls_bundle, real_frames, tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from .base import Cost, Op
-from .memory import hls_skip_fifo_bram36, skip_fifo_bram36
+from .memory import HLS_SKIP_MARGIN, hls_skip_fifo_bram36, skip_fifo_bram36
 from .registry import register
 
 
@@ -43,7 +43,8 @@ class Add(Op):
         # the skip FIFO in front of the shallower input
         k, lag = node.skip
         if impl == "hls":  # sized from the lag at the build width (hls.fifo)
-            return Cost(1.0, bram36=hls_skip_fifo_bram36(node.inputs[k].word_bits, lag, env["w"]))
+            return Cost(1.0, bram36=hls_skip_fifo_bram36(node.inputs[k].word_bits, lag, env["w"],
+                                                         env.get("fifo_margin", HLS_SKIP_MARGIN)))
         # RTL: for the largest width, block RAM from 64 entries
         return Cost(1.0, bram36=skip_fifo_bram36(node.inputs[k].word_bits, lag, env["max_w"]))
 
