@@ -91,8 +91,11 @@ def fuse_anchor(model):
                              f"narrow {narrow}, rounding {rounding}")
         res = add.input[0] if add.input[1] == ga.output[0] else add.input[1]
         n, h, w, _ = model.get_tensor_shape(ga.input[0])
-        sl_out = ga.output[0] + "_slice"
         base = add.name or "anchor"
+        sl_out = base + "_slice_out"       # named after the layer (the gather's output name is random)
+        taken = {t for nd in g.node for t in list(nd.input) + list(nd.output)}
+        if sl_out in taken:
+            raise ValueError(f"fuse_anchor: a tensor is already named {sl_out!r}; rename it")
         sl = helper.make_node("AnchorSlice", [ga.input[0]], [sl_out], name=base + "_slice", domain=CL_DOMAIN,
                               channels=c)
         fused = helper.make_node("AnchorAdd", [res, sl_out], [q.output[0]], name=base, domain=CL_DOMAIN,

@@ -110,7 +110,7 @@ def test_top_structure_and_skip_fifo(top):
     assert layers[clone.inputs[0]].class_name == "Input"  # the slice sits right at the branch
     skip_var = sl.get_output_variable()
     assert list(skip_var.shape) == [H, W, 3] and skip_var.type.precision.width == 8
-    assert add.inputs[1] == sl.outputs[0]
+    assert add.inputs[1] == sl.outputs[0] == "anchor_slice_out"   # named after the layer, every build
     assert layers["pixel_shuffle"].inputs[0] == add.outputs[0]
     lag = 4 * (W + 2)  # conv_in, rb0_conv1, rb0_conv2, conv_sub: W + 2 pixels each
     fifo = top.fifo_depths[skip_var.name]
