@@ -24,7 +24,9 @@ def lint_sets() -> dict:
     return sets
 
 
-def _lint(files, top, params=None) -> str:
+def lint_sources(files, top, params=None) -> str:
+    """`verilator --lint-only -Wall` of `top` over `files` with `params`: its messages,
+    "" when clean."""
     sim.setup_path()
     cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top] + \
           [f"-G{k}={v}" for k, v in (params or {}).items()] + [str(f) for f in files]
@@ -38,7 +40,7 @@ def lint_cores() -> dict:
     bad = {}
     for mod, sets in lint_sets().items():
         for ps in sets:
-            m = _lint(core_sources(mod), mod, ps)
+            m = lint_sources(core_sources(mod), mod, ps)
             if m:
                 bad[f"{mod} {ps}"] = m
     return bad
@@ -48,4 +50,4 @@ def lint_top(gen_dir) -> str:
     import json
     gen_dir = Path(gen_dir)
     meta = json.loads((gen_dir / "manifest.json").read_text())
-    return _lint([gen_dir / s for s in meta["sources"]], meta["top"])
+    return lint_sources([gen_dir / s for s in meta["sources"]], meta["top"])

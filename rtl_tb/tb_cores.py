@@ -118,7 +118,8 @@ async def _check_capacity(src, sink, clk, capacity: int, bits: int) -> list[str]
     """With tready held low the DUT takes exactly `capacity` beats and then stalls;
     released, it gives back every beat, the extra ones too, in order."""
     n = capacity + 3
-    beats = [((0x5A5A5A5A5A * (k + 1)) & ((1 << bits) - 1), k % 2, k % 3 == 0) for k in range(n)]
+    beats = [((0x5A5A5A5A5B * (k + 1)) & ((1 << bits) - 1), k % 2, k % 3 == 0) for k in range(n)]
+    gap, src.gap = src.gap, 0.0                    # a beat offered every clock: the count is exact
     cocotb.start_soon(src.send(beats))
     await ClockCycles(clk, 2 * capacity + 20)      # the sink is idle: tready low
     errors = []
@@ -128,6 +129,7 @@ async def _check_capacity(src, sink, clk, capacity: int, bits: int) -> list[str]
     await with_timeout(sink.recv(n), 10 * (4 * n + 20), "ns")
     if [(d, l, int(bool(u))) for d, l, u in sink.beats] != [(d, l, int(u)) for d, l, u in beats]:
         errors.append("capacity: the beats came back changed or out of order")
+    src.gap = gap
     await ClockCycles(clk, 4)
     return errors
 

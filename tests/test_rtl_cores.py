@@ -79,6 +79,19 @@ def test_fifo(simulator, exact):
     cases.run_case(simulator, case, name=f"f{seed}")
 
 
+@pytest.mark.parametrize("depth,dl2,ok", [(5, 3, True), (8, 3, True), (0, 3, True), (4, 3, False),
+                                          (9, 3, False), (1, 1, False)])
+def test_fifo_depth_must_match_its_address_width(depth, dl2, ok):
+    """DEPTH_LOG2 is the address width of DEPTH ($clog2): any other pair stops elaboration
+    (Verilator lint) with a module name that says what to fix."""
+    from egvsr.rtl import core_sources
+    from egvsr.rtl_tb.lint import lint_sources
+    msg = lint_sources(core_sources("axis_fifo"), "axis_fifo", {"DATA_W": 8, "DEPTH_LOG2": dl2, "DEPTH": depth})
+    assert (msg == "") == ok, msg
+    if not ok:
+        assert "axis_fifo_DEPTH_LOG2_must_be_clog2_of_DEPTH" in msg
+
+
 def _anchor_case(simulator):
     seed = cases.base_seed() + (50 if simulator == "verilator" else 51)
     return cases.anchor_case(seed)

@@ -303,7 +303,7 @@ def test_top_anchor_structure(anchor_top):
     assert p["SKIP_DEPTH_LOG2"] == 8
     # the residual adds' skip FIFOs in front of their cores: sized the same way
     for m in (m for m in meta["layers"] if m["op"] == "add"):
-        assert f"u_{m['name']}_skip" in text
+        assert f"u_{m['name']}_skip" in text and f".DEPTH({m['skip_depth']})" in text
         assert m["skip_depth"] == skip_depth(2, 16) == 100 and m["skip_depth_log2"] == 7
     assert (p["SKIP_C"], p["REPEAT"], p["B_C"]) == (3, 16, 51)
     assert (p["A_SHIFT"], p["B_SHIFT"]) == (0, 1) and p["SHIFT"] == 1   # conv_sub at -9, input at -8

@@ -1,6 +1,7 @@
 // axis_fifo: AXI4-Stream FIFO of DEPTH (+1 output register) entries; DEPTH = 0
-// means 2**DEPTH_LOG2, otherwise 2 <= DEPTH <= 2**DEPTH_LOG2 (the address width),
-// so a skip FIFO holds exactly the beats it needs instead of the next power of two.
+// means 2**DEPTH_LOG2, otherwise DEPTH_LOG2 is its address width ($clog2(DEPTH):
+// 2**(DEPTH_LOG2-1) < DEPTH <= 2**DEPTH_LOG2, DEPTH >= 2), so a skip FIFO holds
+// exactly the beats it needs instead of the next power of two.
 // Synchronous-read memory (block RAM when DEPTH_LOG2 >= 6) with a registered
 // output, so s_tready and m_tvalid are both driven from registers; the
 // empty/full flags are registered and follow from the flags, two "one away"
@@ -30,16 +31,16 @@ module axis_fifo #(
     localparam W  = DATA_W + 2;
 
     generate
-        if (N < 2 || N > (1 << AW)) begin : g_bad_depth
+        if (N < 2 || N > (1 << AW) || (AW > 1 && N <= (1 << (AW - 1)))) begin : g_bad_depth
             // no such module: elaboration stops here, naming the problem
-            axis_fifo_DEPTH_must_be_0_or_2_to_2_pow_DEPTH_LOG2 u_bad_depth ();
+            axis_fifo_DEPTH_LOG2_must_be_clog2_of_DEPTH u_bad_depth ();
         end
     endgenerate
 
     reg  [AW-1:0] wp, rp;            // memory addresses
     reg  [AW:0]   cnt;               // entries in the memory
     reg           empty, full;       // registered flags
-    reg           one, full_m1;      // registered: cnt == 1, cnt == 2**AW - 1
+    reg           one, full_m1;      // registered: cnt == 1, cnt == N - 1
     reg           ov;
     reg  [W-1:0]  od;
     wire          wr = s_axis_tvalid && !full;
