@@ -51,21 +51,22 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
                         "bottleneck": est["bottleneck"], "target_met": est["target_met"],
                         "why_not": est["why_not"], "reuse": reuse_factors(graph, plan["folding"])}
     kv = get_board(cfg["board"])
-    reuse = reuse_factors(graph, plan_hls(bundle, kv, W, H, 60, P, frac)["folding"])
+    reuse = reuse_factors(graph, plan_hls(bundle, kv, W, H, 60, P, frac, fifo_margin=cfg["fifo_margin"])["folding"])
     own = None if workdir else tempfile.TemporaryDirectory(prefix="egvsr_hls_bench_")
     try:
+        fifos = {k: cfg[k] for k in ("fifo_chain_depth", "fifo_margin")}
         return _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames,
-                           Path(workdir or own.name))
+                           Path(workdir or own.name), fifos)
     finally:
         if own is not None:
             own.cleanup()      # the projects of a benchmark run are not kept
 
 
-def _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames, tmp) -> dict:
+def _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames, tmp, fifos) -> dict:
     from .cores import TOP, build_core
     t = time.perf_counter()
     core = build_core(bundle, TOP, H, W, tmp / TOP, kv.part, kv.clock_period_ns, reuse=reuse,
-                      pixels_per_beat=P)
+                      pixels_per_beat=P, **fifos)
     gen_s = time.perf_counter() - t
     core.compile()
     rng = np.random.default_rng(0)

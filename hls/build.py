@@ -31,6 +31,7 @@ import numpy as np
 
 from egvsr.board.boards import get_board
 from egvsr.golden.bundle import default_bundle_path
+from egvsr.golden.oplib.memory import HLS_LUTRAM_DEPTH
 from egvsr.plan import make_plan, node_env, write_plan
 
 from .convert import QonnxMismatch  # noqa: F401  (re-exported for callers)
@@ -130,6 +131,10 @@ def load_config(config) -> dict:
         v = cfg[key]
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ConfigError(f"{where}: {key} must be an integer >= 1 (stream FIFO words), got {v!r}")
+    if cfg["fifo_chain_depth"] >= HLS_LUTRAM_DEPTH:
+        raise ConfigError(f"{where}: fifo_chain_depth = {cfg['fifo_chain_depth']}: from {HLS_LUTRAM_DEPTH} words "
+                          "every straight stream becomes block RAM, which the planner does not count; "
+                          f"use at most {HLS_LUTRAM_DEPTH - 1}")
     for key in ("frames", "jobs"):
         v = cfg["csim"][key]
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -471,7 +476,8 @@ def plan_estimate(plan: dict, graph, pixels_per_beat: int) -> tuple[dict, list]:
     rows = []
     for node in graph.nodes:
         r = plan["layers"][node.name]
-        env = node_env(graph, node, "hls", lr_w, lr_h, max_w=plan["max_w"], pixels_per_beat=pixels_per_beat)
+        env = node_env(graph, node, "hls", lr_w, lr_h, max_w=plan["max_w"], pixels_per_beat=pixels_per_beat,
+                       fifo_margin=plan.get("fifo_margin", DEFAULT_MARGIN))
         cost = node.op.cost("hls", node, r["fold"], env)
         h, w = r["in_hw"]
         rows.append({"name": node.name, "op": node.op.name, "h": h, "w": w,

@@ -139,7 +139,7 @@ def build_core(bundle, name: str, H: int, W: int, out_dir, part: str, clock_peri
             shutil.rmtree(out_dir)
         hm = convert(model, out_dir, project_name=project, clock_period_ns=clock_period_ns, part=part,
                      reuse=reuse, pixels_per_beat=pixels_per_beat, verbose=verbose,
-                     fifo_depths=partial(size_fifos, chain_depth=fifo_chain_depth, margin=fifo_margin))
+                     fifo_depths=partial(size_fifos, fifo_chain_depth=fifo_chain_depth, fifo_margin=fifo_margin))
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise

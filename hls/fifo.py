@@ -73,14 +73,15 @@ def _lags(hm, producer) -> dict:
     return lag
 
 
-def size_fifos(hm, chain_depth: int = DEFAULT_CHAIN_DEPTH, margin: int = DEFAULT_MARGIN) -> dict:
+def size_fifos(hm, fifo_chain_depth: int = DEFAULT_CHAIN_DEPTH, fifo_margin: int = DEFAULT_MARGIN) -> dict:
     """{variable name: {depth, default, producer, consumers, reason}} for every stream.
 
     At every merge (a residual ``Merge`` add, the anchor skip's ``AnchorAdd``) the
     input stream with the smaller lag from the net input waits for the other: it gets
-    depth (lag difference + margin). The anchor's skip is the 3-channel stream of
-    ``AnchorSlice`` (the slice sits behind the input clone), so the deep FIFO holds
-    24-bit words; the clone's own outputs stay chain FIFOs.
+    depth (lag difference + `fifo_margin`); every other stream `fifo_chain_depth`.
+    The anchor's skip is the 3-channel stream of ``AnchorSlice`` (the slice sits
+    behind the input clone), so the deep FIFO holds 24-bit words; the clone's own
+    outputs stay chain FIFOs.
     """
     producer, consumers = _graph(hm)
     out = {}
@@ -89,7 +90,7 @@ def size_fifos(hm, chain_depth: int = DEFAULT_CHAIN_DEPTH, margin: int = DEFAULT
         default = int(math.prod(shape) // shape[-1]) if shape else 1
         prod = producer.get(tensor)
         cons = [c.name for c in consumers.get(tensor, [])]
-        out[var.name] = {"tensor": tensor, "depth": chain_depth, "default": default,
+        out[var.name] = {"tensor": tensor, "depth": fifo_chain_depth, "default": default,
                          "producer": prod.name if prod else "input", "consumers": cons or ["output"],
                          "reason": "chain"}
     lag = _lags(hm, producer)
@@ -102,8 +103,8 @@ def size_fifos(hm, chain_depth: int = DEFAULT_CHAIN_DEPTH, margin: int = DEFAULT
             if need > 0:
                 var = hm.output_vars[t]
                 out[var.name].update(
-                    depth=need + margin,
-                    reason=f"skip to {layer.name}: branch lag {longest} px - {lag[t]} + margin {margin}")
+                    depth=need + fifo_margin,
+                    reason=f"skip to {layer.name}: branch lag {longest} px - {lag[t]} + margin {fifo_margin}")
     return out
 
 

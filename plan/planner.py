@@ -187,13 +187,14 @@ def make_plan(bundle, board, impl: str = "rtl", lr_w: int | None = None, lr_h: i
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "impl": impl, "net": net,
             "bundle_sha256": sha, "preset": bundle.manifest.get("preset"),
             "board": bd.get("name"), "clock_mhz": float(bd["clock_mhz"]), "lr": [lr_w, lr_h],
-            "max_w": max_w, "int8_pack": pack, "fifo_margin": int(fifo_margin), "target_fps": fps, "target_clocks_per_frame": target,
+            "max_w": max_w, "int8_pack": pack, "target_fps": fps, "target_clocks_per_frame": target,
             "pixels_per_beat": _out_p(graph, folding, pixels_per_beat), "headroom": headroom,
             "folding": folding, **ev, "dsp_budget": dsp_budget, "dsp_board": bd.get("dsp"),
             "bram36_budget": bram_budget, "bram36_board": bd.get("bram36"),
             "lut_budget": lut_budget,
             "lut_board": bd.get("lut"), "meets_target": bool(res["meets_target"]),
-            "reason": "; ".join(reasons) or None}
+            "reason": "; ".join(reasons) or None,
+            **({"fifo_margin": int(fifo_margin)} if impl == "hls" else {})}
 
 
 def refresh(plan: dict, bundle) -> dict:
@@ -252,6 +253,10 @@ def read_plan(path, bundle=None, impl: str | None = None) -> dict:
         raise PlanError(f"{path}: not an {SCHEMA} v{SCHEMA_VERSION} file; rerun the plan step")
     if impl is not None and plan.get("impl") != impl:
         raise PlanError(f"{path}: a plan for {plan.get('impl')!r}, not {impl!r}; plan with --impl {impl}")
+    m = plan.get("fifo_margin", HLS_SKIP_MARGIN)
+    if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+        raise PlanError(f"{path}: fifo_margin = {m!r}; it must be an integer >= 1 (words); fix it or "
+                        "rerun the plan step")
     if bundle is not None:
         if plan.get("bundle_sha256") != bundle.sha256:
             raise PlanError(f"{path}: planned for bundle {str(plan.get('bundle_sha256'))[:12]}, "

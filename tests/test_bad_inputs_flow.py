@@ -58,6 +58,7 @@ def test_hls_without_gpp_is_refused_before_writing(tmp_path, monkeypatch):
     ("csim", {"frames": 0}, "csim.frames must be an integer >= 1"),
     ("fifo_margin", 0, "fifo_margin must be an integer >= 1 \\(stream FIFO words\\), got 0"),
     ("fifo_chain_depth", 2.5, "fifo_chain_depth must be an integer >= 1"),
+    ("fifo_chain_depth", 128, "fifo_chain_depth = 128: from 128 words every straight stream becomes block RAM"),
 ])
 def test_hls_config_values_named(key, val, msg):
     pytest.importorskip("hls4ml")

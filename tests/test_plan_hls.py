@@ -50,7 +50,7 @@ def test_build_writes_plan_next_to_report(tmp_path):
     path = write_random_bundle(tmp_path / "b" / "tiny", seed=3)
     preset = json.loads(open(path).read())["preset"]
     cfg = {"bundle": str(path), "preset": preset, "out_dir": str(tmp_path / "out"), "name": "t",
-           "lr_width": 16, "lr_height": 8, "cores": ["pixel_shuffle"],
+           "lr_width": 16, "lr_height": 8, "cores": ["pixel_shuffle"], "fifo_margin": 16,
            "csim": {"crop": [8, 8], "odd_crop": None, "compile_full": False, "frames": 1}}
     rep = hls_build.run(cfg, progress=None)
     out = tmp_path / "out" / "t"
@@ -64,6 +64,13 @@ def test_build_writes_plan_next_to_report(tmp_path):
     assert e["dsp"] == plan["dsp"] and e["bottleneck"] == plan["bottleneck"]
     assert e["fps"] == round(plan["fps"], 3) and e["target_met"] == plan["meets_target"]
     assert plan["board"] == "kv260" and plan["lr"] == [16, 8] and plan["pixels_per_beat"] == 4
+    assert plan["fifo_margin"] == 16          # the config's skip-FIFO margin, as the build used it
+    from egvsr.plan import PlanError, make_plan
+    assert "fifo_margin" not in make_plan(bundle, "kv260", "rtl", 16, 8)   # RTL FIFOs have none
+    bad = tmp_path / "bad_plan.json"
+    bad.write_text(json.dumps(dict(plan, fifo_margin="8")))
+    with pytest.raises(PlanError, match=r"fifo_margin = '8'; it must be an integer >= 1"):
+        read_plan(bad, bundle, impl="hls")
     assert rep["hr"] == [32, 64]
     rows = {r["name"]: r for r in rep["layers"]}
     for k, v in plan["layers"].items():

@@ -57,10 +57,10 @@ def skip_depth_log2(lag_rows: int, max_w: int) -> int:
     return (skip_depth(lag_rows, max_w) - 1).bit_length()
 
 
-def hls_skip_fifo_bram36(data_bits: int, lag_rows: int, w: int, margin: int = HLS_SKIP_MARGIN) -> int:
+def hls_skip_fifo_bram36(data_bits: int, lag_rows: int, w: int, fifo_margin: int = HLS_SKIP_MARGIN) -> int:
     """BRAM36 of an hls4ml skip FIFO (`hls.fifo.size_fifos`): `lag_rows` 3x3 convs on the
-    other branch, each W + 2 pixels, plus `margin` words of `data_bits`."""
-    return hls_bram36(int(data_bits), int(lag_rows) * (int(w) + 2) + int(margin))
+    other branch, each W + 2 pixels, plus `fifo_margin` words of `data_bits`."""
+    return hls_bram36(int(data_bits), int(lag_rows) * (int(w) + 2) + int(fifo_margin))
 
 
 def skip_fifo_bram36(data_bits: int, lag_rows: int, max_w: int) -> float:
