@@ -71,7 +71,8 @@ def test_residual_add(simulator):
 def test_fifo(simulator, exact):
     """A power-of-two depth, and one that is not (a skip FIFO of exactly the beats it
     needs: the pointers wrap at DEPTH - 1): the capacity with the output stalled is
-    DEPTH + 1, and more beats than that pass in order under gaps and back-pressure."""
+    DEPTH + 1, more beats than that pass in order, and frames pass under gaps and
+    back-pressure."""
     seed = cases.base_seed() + (30 if simulator == "verilator" else 31) + (100 if exact else 0)
     case = cases.fifo_case(seed, exact=exact)
     d, dl2 = case["params"]["DEPTH"], case["params"]["DEPTH_LOG2"]
