@@ -80,7 +80,6 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
         srcs = [feed[(t.name, node.name)] for t in node.inputs]
         m = {"name": node.name, "op": op.name, "inputs": [t.name for t in node.inputs],
              "hr": node.output.hr}
-        dl2 = depth = None
         if node.skip is not None:
             # the input that arrives earlier waits in a skip FIFO of exactly skip_depth
             # entries: in front of the core, or inside it (`Op.rtl_skip_fifo`)
@@ -97,8 +96,7 @@ def emit_top(graph, folding: dict, env: dict) -> TopText:
         fold = folding.get(node.name)
         scale = node.inputs[0].scale
         nenv = dict(env, fold=fold, pixels_per_beat=P if node.output is out else 1,
-                    line_w=int(env["max_w"] * scale) if scale >= 1 else env["max_w"],
-                    skip_depth_log2=dl2, skip_depth=depth)
+                    line_w=int(env["max_w"] * scale) if scale >= 1 else env["max_w"])
         params = op.rtl_params(node, nenv)
         frame = _frame_ports(top, scale, env["dim_bits"]) if op.rtl_frame(node) == "in" else []
         ports = CLK + frame

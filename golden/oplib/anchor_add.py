@@ -87,14 +87,12 @@ class AnchorAdd(Op):
             raise NoImplementation(f"layer {node.name!r}: anchor_add.v buffers its skip input "
                                    f"(input 1), but the residual arrives {lag} rows earlier")
         e = min(a.exp, b.exp)
-        dl2, depth = env.get("skip_depth_log2"), env.get("skip_depth")
         return dict(SKIP_C=self.skip_channels(node.layer), REPEAT=int(node.layer["factor"]) ** 2,
                     B_C=b.channels, A_BITS=a.bits, A_SIGNED=int(a.signed), B_BITS=b.bits,
                     B_SIGNED=int(b.signed), A_SHIFT=a.exp - e, B_SHIFT=b.exp - e,
                     OUT_BITS=node.output.bits, OUT_SIGNED=int(node.output.signed),
                     SHIFT=int(node.layer["out_exp"]) - e,
-                    SKIP_DEPTH_LOG2=int(dl2) if dl2 is not None else skip_depth_log2(lag, env["max_w"]),
-                    SKIP_DEPTH=int(depth) if depth is not None else skip_depth(lag, env["max_w"]))
+                    SKIP_DEPTH_LOG2=skip_depth_log2(lag, env["max_w"]), SKIP_DEPTH=skip_depth(lag, env["max_w"]))
 
     # ------------------------------------------------------------ testbench
     def tb_io(self, p):

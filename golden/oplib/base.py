@@ -80,8 +80,8 @@ class Op:
     #: AXI4-Stream slave port prefixes of the core, one per input
     rtl_in_ports: tuple = ("s_axis",)
     #: the core buffers its skip input itself (a multi-input node's `Node.skip`):
-    #: `rtl_params` sizes that FIFO from env["skip_depth"] and env["skip_depth_log2"], and the top puts no
-    #: `axis_fifo` in front of it
+    #: `rtl_params` sizes that FIFO from the node's skip lag and env["max_w"] (`memory.skip_depth`,
+    #: as the top sizes its own), and the top puts no `axis_fifo` in front of it
     rtl_skip_fifo: bool = False
     #: Verilog parameter sets `verilator --lint-only -Wall` checks the core with
     rtl_lint_params: tuple = ()
