@@ -19,7 +19,7 @@ import numpy as np
 
 from egvsr.board.boards import BOARDS, get_board
 
-from .build import REPO_ROOT, load_config, plan_estimate, plan_hls
+from .build import REPO_ROOT, fifo_options, load_config, plan_estimate, plan_hls
 from .convert import reuse_factors
 
 __all__ = ["main", "run_bench"]
@@ -54,9 +54,8 @@ def run_bench(H: int = 135, W: int = 240, frames: int = 2, workdir=None) -> dict
     reuse = reuse_factors(graph, plan_hls(bundle, kv, W, H, 60, P, frac, fifo_margin=cfg["fifo_margin"])["folding"])
     own = None if workdir else tempfile.TemporaryDirectory(prefix="egvsr_hls_bench_")
     try:
-        fifos = {k: cfg[k] for k in ("fifo_chain_depth", "fifo_margin")}
         return _csim_bench(bundle, source, graph, boards, kv, reuse, P, H, W, frames,
-                           Path(workdir or own.name), fifos)
+                           Path(workdir or own.name), fifo_options(cfg))
     finally:
         if own is not None:
             own.cleanup()      # the projects of a benchmark run are not kept

@@ -40,7 +40,7 @@ from .convert import reuse_factors
 from .cores import NET, TOP
 from .fifo import DEFAULT_CHAIN_DEPTH, DEFAULT_MARGIN
 
-__all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs",
+__all__ = ["run", "load_config", "ConfigError", "DEFAULTS", "REPO_ROOT", "csim_inputs", "srnet_inputs", "fifo_options",
            "plan_hls", "plan_estimate"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -303,7 +303,7 @@ def run(config=None, synth: bool = False, progress=print) -> dict:
     try:
         pr.step(f"write {len(cores)} projects at {H}x{W} to {out}")
         full = {}
-        fifos = {"fifo_chain_depth": cfg["fifo_chain_depth"], "fifo_margin": cfg["fifo_margin"]}
+        fifos = fifo_options(cfg)
         for c in cores:
             full[c] = build_core(bundle, c, H, W, tmp / c, board.part, board.clock_period_ns,
                                  reuse=reuse, pixels_per_beat=P,
@@ -445,6 +445,11 @@ def _user_plan(cfg, bundle, board, W, H, P) -> dict:
         raise ConfigError(f"{cfg['_where']}: plan {cfg['_plan_path']} was made for {got}, this "
                           f"build is {want}; plan again (egvsr build --steps plan) or fix the config")
     return plan
+
+
+def fifo_options(cfg: dict) -> dict:
+    """The config's stream-FIFO settings, as `cores.build_core` takes them."""
+    return {k: cfg[k] for k in ("fifo_chain_depth", "fifo_margin")}
 
 
 def plan_hls(bundle, board, lr_w: int, lr_h: int, fps: float, pixels_per_beat: int,
