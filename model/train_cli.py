@@ -40,8 +40,9 @@ def add_train_args(sp, qat: bool = False):
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
         sp.add_argument("--init", help="start from these weights (float checkpoint; a skip-none checkpoint "
-                        "for an anchor preset gets its head refitted for the anchor; with --iterations 0 "
-                        "the run only validates and keeps the init)")
+                        "for an anchor preset gets its head refitted for the anchor; a smaller preset's "
+                        "checkpoint, e.g. tiny for small, is grown to this preset with the same output; "
+                        "with --iterations 0 the run only validates and keeps the init)")
 
 
 def _check_options(args) -> None:
@@ -132,6 +133,27 @@ def _anchor_init(sd: dict, init_preset, model, source, dataset, samples: int = 4
     return sd
 
 
+def _grow_init(sd: dict, init_preset, model, source) -> dict:
+    """A checkpoint of a smaller preset initialising a larger one: grown so that the start
+    computes the smaller model's output (see :mod:`egvsr.model.grow`)."""
+    from dataclasses import replace
+
+    from .grow import grow_state_dict, needs_growth
+    from .presets import get_preset
+    if init_preset is None:
+        return sd
+    old = get_preset(init_preset)
+    if old.skip == "none" and model.preset.skip == "anchor":  # _anchor_init has refitted its head
+        old = replace(old, skip="anchor")
+    if not needs_growth(old, model.preset):
+        return sd
+    sd = grow_state_dict(sd, old, model)
+    _log(f"init: {source} (preset {old.name}, nf {old.nf}, nb {old.nb}) grown into {model.preset.name} "
+         f"(nf {model.preset.nf}, nb {model.preset.nb}): same output at the start, new channels and blocks "
+         "begin at zero weight into the old ones")
+    return sd
+
+
 def train_main(args) -> int:
     from .checkpoint import load_into, read_checkpoint, save_checkpoint, split_checkpoint
     from .data import dataset_from_config
@@ -148,6 +170,7 @@ def train_main(args) -> int:
     if args.init:
         sd, init_preset, _ = split_checkpoint(read_checkpoint(args.init))
         sd = _anchor_init(sd, init_preset, model, args.init, dataset)
+        sd = _grow_init(sd, init_preset, model, args.init)
         load_into(model, sd, args.init)
     summary = run_training(model, cfg, args.out, save_checkpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),

@@ -1,0 +1,88 @@
+"""Growing a smaller preset's checkpoint into a larger preset (`egvsr train --init`)."""
+import pytest
+import torch
+
+from egvsr.model.checkpoint import load_into
+from egvsr.model.egvsr import EGVSR
+from egvsr.model.grow import grow_state_dict, needs_growth
+from egvsr.model.presets import get_preset
+from egvsr.model.train_cli import _grow_init
+
+
+def _trained_like(preset, seed=0):
+    """A model whose every weight and bias is non-zero (as after training)."""
+    torch.manual_seed(seed)
+    m = EGVSR(get_preset(preset))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    return m.eval()
+
+
+def _run(model, seq):
+    with torch.no_grad():
+        out = model.forward_sequence(seq)
+    return out[0] if isinstance(out, tuple) else out
+
+
+@pytest.mark.parametrize("small,big", [("tiny", "small"), ("tiny-anchor", "small-anchor")])
+def test_grown_model_computes_the_same_output(small, big):
+    old = _trained_like(small)
+    torch.manual_seed(1)
+    new = EGVSR(get_preset(big)).eval()
+    before = _run(new, torch.rand(1, 3, 3, 24, 32))
+    load_into(new, grow_state_dict(old.state_dict(), old.preset, new))
+    seq = torch.rand(1, 4, 3, 24, 32, generator=torch.Generator().manual_seed(2))
+    want, got = _run(old, seq), _run(new, seq)
+    assert torch.allclose(got, want, atol=1e-5), float((got - want).abs().max())
+    assert not torch.allclose(before[:, :1], want[:, :1], atol=1e-3)  # the random big model differs
+    # the old weights sit at the same indices; the extra blocks start as the identity
+    sd = new.state_dict()
+    assert torch.equal(sd["srnet.conv_in.0.weight"][:16], old.state_dict()["srnet.conv_in.0.weight"])
+    assert not sd["srnet.resblocks.3.conv.2.weight"].any() and sd["srnet.resblocks.3.conv.0.weight"].any()
+    assert not sd["fnet.encoder2.0.weight"][:16, 8:].any()
+
+
+def test_the_zero_weights_of_a_grown_model_still_learn():
+    old = _trained_like("tiny-anchor")
+    new = EGVSR(get_preset("small-anchor"))
+    load_into(new, grow_state_dict(old.state_dict(), old.preset, new))
+    new.train()
+    out = new.forward_sequence(torch.rand(1, 2, 3, 16, 16))
+    (out[0] if isinstance(out, tuple) else out).square().mean().backward()
+    w = dict(new.named_parameters())
+    # new trunk channels into the old head, and the last conv of an appended (identity) block
+    assert w["srnet.conv_sub.weight"].grad[:, 16:].abs().sum() > 0
+    assert w["srnet.resblocks.3.conv.2.weight"].grad.abs().sum() > 0
+    assert w["fnet.flow.2.weight"].grad[:, 8:].abs().sum() > 0
+
+
+@pytest.mark.parametrize("small,big,match", [
+    ("small", "tiny", "target is smaller"),
+    ("tiny", "small-anchor", "skip differs"),
+    ("tiny-cheap", "small-cheap", "espcn tail"),
+])
+def test_growth_that_cannot_keep_the_output_is_refused(small, big, match):
+    old = EGVSR(get_preset(small))
+    with pytest.raises(ValueError, match=match):
+        grow_state_dict(old.state_dict(), old.preset, EGVSR(get_preset(big)))
+
+
+def test_a_checkpoint_of_another_preset_is_named():
+    old = EGVSR(get_preset("tiny"))
+    sd = {k: v for k, v in old.state_dict().items() if not k.startswith("srnet.resblocks.1.")}
+    with pytest.raises(KeyError, match="srnet.resblocks.1"):
+        grow_state_dict(sd, get_preset("tiny"), EGVSR(get_preset("small")))
+
+
+def test_train_init_grows_only_where_the_sizes_differ():
+    tiny = get_preset("tiny")
+    assert not needs_growth(tiny, get_preset("tiny-anchor")) and needs_growth(tiny, get_preset("small"))
+    old = _trained_like("tiny")
+    sd = old.state_dict()
+    same = EGVSR(get_preset("tiny"))
+    assert _grow_init(sd, tiny.to_dict(), same, "x.pth") is sd
+    assert _grow_init(sd, None, EGVSR(get_preset("small")), "x.pth") is sd  # raw state dict: loaded as is
+    # a skip-none checkpoint for a larger anchor preset: its head was refitted first, then it grows
+    grown = _grow_init(sd, tiny.to_dict(), EGVSR(get_preset("small-anchor")), "x.pth")
+    assert grown["srnet.conv_in.0.weight"].shape[0] == 32 and "srnet.resblocks.3.conv.0.weight" in grown
