@@ -78,3 +78,20 @@ def grow_state_dict(old_sd: dict, old: Preset, new_model: torch.nn.Module) -> di
         raise KeyError(f"checkpoint of preset {old.name!r} holds keys preset {new_model.preset.name!r} lacks: "
                        f"{', '.join(extra[:4])}")
     return out
+
+
+def freeze_grown(model: torch.nn.Module, old_sd: dict) -> int:
+    """Keep the weights a grown ``model`` took from ``old_sd`` fixed in training: their
+    gradients are zeroed (Adam then never moves them), so only what growth added learns
+    (new channels, the new weights into the old outputs, the appended blocks). Returns
+    the number of frozen values."""
+    frozen = 0
+    for key, p in model.named_parameters():
+        src = old_sd.get(key)
+        if src is None:
+            continue
+        keep = torch.ones_like(p, dtype=torch.bool)
+        keep[tuple(slice(0, n) for n in src.shape[:2])] = False
+        frozen += int((~keep).sum())
+        p.register_hook(lambda g, keep=keep: g * keep)
+    return frozen

@@ -37,6 +37,10 @@ def add_train_args(sp, qat: bool = False):
                          "of the built-in data); keep it out of --data")
     sp.add_argument("--no-stills", action="store_true", help="built-in data: the video clips only")
     sp.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (with a checkpoint)")
+    if not qat:
+        sp.add_argument("--freeze-grown", action="store_true",
+                        help="with --init of a smaller preset: train only the weights growth added "
+                        "(the smaller model's own stay fixed)")
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
         sp.add_argument("--init", help="start from these weights (float checkpoint; a skip-none checkpoint "
@@ -53,6 +57,8 @@ def _check_options(args) -> None:
             "--seq-len": (args.seq_len, 2), "--lr-size": (args.lr_size, 8),
             "--val-every": (args.val_every, 1), "--val-frames": (args.val_frames, 2),
             "--workers": (args.workers, 0)}
+    if getattr(args, "freeze_grown", False) and not args.init:
+        raise ValueError("--freeze-grown needs --init with a smaller preset's checkpoint")
     for name, (v, lo) in ints.items():
         if v < lo:
             why = {"--seq-len": " (the recurrence needs a previous frame)",
@@ -170,8 +176,15 @@ def train_main(args) -> int:
     if args.init:
         sd, init_preset, _ = split_checkpoint(read_checkpoint(args.init))
         sd = _anchor_init(sd, init_preset, model, args.init, dataset)
-        sd = _grow_init(sd, init_preset, model, args.init)
-        load_into(model, sd, args.init)
+        grown = _grow_init(sd, init_preset, model, args.init)
+        load_into(model, grown, args.init)
+        if args.freeze_grown:
+            if grown is sd:
+                raise ValueError(f"--freeze-grown: {args.init} has this preset's own size, so nothing was grown "
+                                 "to train; drop the option or --init a smaller preset's checkpoint")
+            from .grow import freeze_grown
+            _log(f"--freeze-grown: {freeze_grown(model, sd)} weights taken from {args.init} stay fixed")
+
     summary = run_training(model, cfg, args.out, save_checkpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
                            resume=not args.no_resume, dataset=dataset, validate_start=bool(args.init))

@@ -86,3 +86,33 @@ def test_train_init_grows_only_where_the_sizes_differ():
     # a skip-none checkpoint for a larger anchor preset: its head was refitted first, then it grows
     grown = _grow_init(sd, tiny.to_dict(), EGVSR(get_preset("small-anchor")), "x.pth")
     assert grown["srnet.conv_in.0.weight"].shape[0] == 32 and "srnet.resblocks.3.conv.0.weight" in grown
+
+
+def test_freeze_grown_moves_only_what_growth_added():
+    from egvsr.model.grow import freeze_grown
+    old = _trained_like("tiny-anchor")
+    new = EGVSR(get_preset("small-anchor"))
+    load_into(new, grow_state_dict(old.state_dict(), old.preset, new))
+    n = freeze_grown(new, old.state_dict())
+    assert n == sum(p.numel() for p in old.parameters())
+    before = {k: v.clone() for k, v in new.state_dict().items()}
+    opt = torch.optim.Adam(new.parameters(), lr=1e-2)
+    new.train()
+    for _ in range(2):
+        opt.zero_grad()
+        out = new.forward_sequence(torch.rand(1, 2, 3, 16, 16))
+        (out[0] if isinstance(out, tuple) else out).square().mean().backward()
+        opt.step()
+    after = new.state_dict()
+    w0, w1 = before["srnet.conv_sub.weight"], after["srnet.conv_sub.weight"]
+    assert torch.equal(w1[:, :16], w0[:, :16]) and not torch.equal(w1[:, 16:], w0[:, 16:])
+    assert torch.equal(after["fnet.flow.2.bias"], before["fnet.flow.2.bias"])
+    assert not torch.equal(after["srnet.resblocks.2.conv.0.weight"], before["srnet.resblocks.2.conv.0.weight"])
+    w0, w1 = before["srnet.resblocks.0.conv.0.weight"], after["srnet.resblocks.0.conv.0.weight"]
+    assert torch.equal(w1[:16, :16], w0[:16, :16]) and not torch.equal(w1[16:], w0[16:])
+
+
+def test_freeze_grown_needs_a_grown_init(capsys):
+    from egvsr.flow.cli import main
+    assert main(["train", "--freeze-grown", "--out", "unused"]) != 0
+    assert "needs --init" in capsys.readouterr().err
