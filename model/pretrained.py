@@ -17,4 +17,6 @@ DEFAULT_QAT = PRETRAINED / "tiny_anchor_w8a8.pth"
 BUNDLED_MODELS = {
     "tiny": tuple(PRETRAINED / f for f in ("tiny_float.pth", "tiny_w8a8.pth", "tiny_w8a8.json")),
     "tiny-anchor": (DEFAULT_FLOAT, DEFAULT_QAT, PRETRAINED / "tiny_anchor_w8a8.json"),
+    "small-anchor": tuple(PRETRAINED / f for f in ("small_anchor_float.pth", "small_anchor_w8a8.pth",
+                                                   "small_anchor_w8a8.json")),
 }
