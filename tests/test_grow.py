@@ -116,3 +116,37 @@ def test_freeze_grown_needs_a_grown_init(capsys):
     from egvsr.flow.cli import main
     assert main(["train", "--freeze-grown", "--out", "unused"]) != 0
     assert "needs --init" in capsys.readouterr().err
+
+
+def test_train_grows_the_init_and_freeze_grown_keeps_its_weights(tmp_path, capsys):
+    import json
+
+    import imageio.v3 as iio
+    import numpy as np
+
+    from egvsr.flow.cli import main
+    from egvsr.model.checkpoint import save_checkpoint
+    rng = np.random.default_rng(0)
+    for clip, n in (("data/a", 4), ("val", 2)):
+        (tmp_path / clip).mkdir(parents=True)
+        for i in range(n):
+            iio.imwrite(tmp_path / clip / f"{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    old = _trained_like("tiny-anchor")
+    save_checkpoint(tmp_path / "tiny.pth", old)
+    common = ["--data", str(tmp_path / "data"), "--val", str(tmp_path / "val"), "--val-frames", "2", "--seq-len", "3",
+              "--lr-size", "8", "--batch", "2", "--workers", "0", "--device", "cpu"]
+    # 0 iterations: the grown start validates as the tiny model itself
+    assert main(["train", "--preset", "tiny-anchor", "--init", str(tmp_path / "tiny.pth"), "--iterations", "0",
+                 *common, "--out", str(tmp_path / "same")]) == 0
+    assert main(["train", "--preset", "small-anchor", "--init", str(tmp_path / "tiny.pth"), "--iterations", "2",
+                 "--val-every", "2", "--freeze-grown", "--lr", "1e-2", *common, "--out", str(tmp_path / "grown")]) == 0
+    err = capsys.readouterr().err
+    assert "grown into small-anchor (nf 32, nb 4)" in err and "stay fixed" in err
+    same = json.loads((tmp_path / "same" / "summary.json").read_text())["history"][0]["psnr_y"]
+    hist = json.loads((tmp_path / "grown" / "summary.json").read_text())["history"]
+    assert [h["iteration"] for h in hist] == [0, 2]
+    assert abs(hist[0]["psnr_y"] - same) < 1e-3
+    sd = torch.load(tmp_path / "grown" / "last.pth", weights_only=True)["state_dict"]
+    w_old = old.state_dict()["srnet.resblocks.1.conv.2.weight"]
+    assert torch.equal(sd["srnet.resblocks.1.conv.2.weight"][:16, :16], w_old)  # frozen through the CLI
+    assert sd["srnet.resblocks.1.conv.2.weight"][:16, 16:].abs().sum() > 0  # grown from zero: it learns
