@@ -37,16 +37,15 @@ def add_train_args(sp, qat: bool = False):
                          "of the built-in data); keep it out of --data")
     sp.add_argument("--no-stills", action="store_true", help="built-in data: the video clips only")
     sp.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (with a checkpoint)")
-    if not qat:
-        sp.add_argument("--freeze-grown", action="store_true",
-                        help="with --init of a smaller preset: train only the weights growth added "
-                        "(the smaller model's own stay fixed)")
     sp.add_argument("--publish", help="copy the best checkpoint here at the end")
     if not qat:
         sp.add_argument("--init", help="start from these weights (float checkpoint; a skip-none checkpoint "
                         "for an anchor preset gets its head refitted for the anchor; a smaller preset's "
                         "checkpoint, e.g. tiny for small, is grown to this preset with the same output; "
                         "with --iterations 0 the run only validates and keeps the init)")
+        sp.add_argument("--freeze-grown", action="store_true",
+                        help="with --init of a smaller preset: train only the weights growth added "
+                        "(the smaller model's own stay fixed)")
 
 
 def _check_options(args) -> None:
@@ -142,15 +141,11 @@ def _anchor_init(sd: dict, init_preset, model, source, dataset, samples: int = 4
 def _grow_init(sd: dict, init_preset, model, source) -> dict:
     """A checkpoint of a smaller preset initialising a larger one: grown so that the start
     computes the smaller model's output (see :mod:`egvsr.model.grow`)."""
-    from dataclasses import replace
-
     from .grow import grow_state_dict, needs_growth
     from .presets import get_preset
     if init_preset is None:
         return sd
     old = get_preset(init_preset)
-    if old.skip == "none" and model.preset.skip == "anchor":  # _anchor_init has refitted its head
-        old = replace(old, skip="anchor")
     if not needs_growth(old, model.preset):
         return sd
     sd = grow_state_dict(sd, old, model)
@@ -175,7 +170,9 @@ def train_main(args) -> int:
     model = EGVSR(replace(get_preset(args.preset), degradation=args.degradation))
     if args.init:
         sd, init_preset, _ = split_checkpoint(read_checkpoint(args.init))
-        sd = _anchor_init(sd, init_preset, model, args.init, dataset)
+        refit = _anchor_init(sd, init_preset, model, args.init, dataset)
+        if refit is not sd:  # the head now predicts for the anchor skip
+            sd, init_preset = refit, {**init_preset, "skip": "anchor"}
         grown = _grow_init(sd, init_preset, model, args.init)
         load_into(model, grown, args.init)
         if args.freeze_grown:
@@ -184,7 +181,6 @@ def train_main(args) -> int:
                                  "to train; drop the option or --init a smaller preset's checkpoint")
             from .grow import freeze_grown
             _log(f"--freeze-grown: {freeze_grown(model, sd)} weights taken from {args.init} stay fixed")
-
     summary = run_training(model, cfg, args.out, save_checkpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
                            resume=not args.no_resume, dataset=dataset, validate_start=bool(args.init))

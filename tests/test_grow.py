@@ -83,8 +83,7 @@ def test_train_init_grows_only_where_the_sizes_differ():
     same = EGVSR(get_preset("tiny"))
     assert _grow_init(sd, tiny.to_dict(), same, "x.pth") is sd
     assert _grow_init(sd, None, EGVSR(get_preset("small")), "x.pth") is sd  # raw state dict: loaded as is
-    # a skip-none checkpoint for a larger anchor preset: its head was refitted first, then it grows
-    grown = _grow_init(sd, tiny.to_dict(), EGVSR(get_preset("small-anchor")), "x.pth")
+    grown = _grow_init(sd, tiny.to_dict(), EGVSR(get_preset("small")), "x.pth")
     assert grown["srnet.conv_in.0.weight"].shape[0] == 32 and "srnet.resblocks.3.conv.0.weight" in grown
 
 
@@ -146,6 +145,18 @@ def test_train_grows_the_init_and_freeze_grown_keeps_its_weights(tmp_path, capsy
     hist = json.loads((tmp_path / "grown" / "summary.json").read_text())["history"]
     assert [h["iteration"] for h in hist] == [0, 2]
     assert abs(hist[0]["psnr_y"] - same) < 1e-3
+    # a skip-none checkpoint for a larger anchor preset: its head is refitted first, then it grows
+    plain = _trained_like("tiny")
+    save_checkpoint(tmp_path / "plain.pth", plain)
+    assert main(["train", "--preset", "small-anchor", "--init", str(tmp_path / "plain.pth"), "--iterations", "0",
+                 *common, "--out", str(tmp_path / "plain_grown")]) == 0
+    err = capsys.readouterr().err
+    assert "refitted for the anchor skip" in err and "grown into small-anchor" in err
+    from egvsr.model.checkpoint import load_model
+    m = load_model(tmp_path / "plain_grown" / "best.pth")
+    assert m.preset.name == "small-anchor"
+    assert torch.equal(m.srnet.conv_in[0].weight[:16], plain.srnet.conv_in[0].weight)
+    assert "srnet.resblocks.3.conv.0.weight" in m.state_dict()
     sd = torch.load(tmp_path / "grown" / "last.pth", weights_only=True)["state_dict"]
     w_old = old.state_dict()["srnet.resblocks.1.conv.2.weight"]
     assert torch.equal(sd["srnet.resblocks.1.conv.2.weight"][:16, :16], w_old)  # frozen through the CLI
