@@ -87,10 +87,11 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Callable,
                  validate: Callable | None = None, resume: bool = True, dataset=None,
-                 params=None, log=print, validate_start: bool = False) -> dict:
+                 params=None, log=print, validate_start: bool = False, meta: dict | None = None) -> dict:
     """Train ``model`` in place; returns a summary dict.
 
-    ``save_fn(path, model, meta)`` writes a checkpoint atomically;
+    ``save_fn(path, model, meta)`` writes a checkpoint atomically; ``meta`` (e.g. where the
+    starting weights came from) goes into every checkpoint's meta beside the config;
     ``validate(model) -> dict`` (rank 0 only) must hold ``psnr_y``.
     ``validate_start``: a fresh run (not resumed) validates its starting weights first, as
     iteration 0, so a fine-tune never selects a checkpoint worse than its init; with
@@ -133,7 +134,7 @@ def run_training(model: torch.nn.Module, cfg: TrainConfig, out_dir, save_fn: Cal
     it = start
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0, dynamic_ncols=True, desc="train")
     model.train()
-    meta_base = {"config": asdict(cfg)}
+    meta_base = {"config": asdict(cfg), **(meta or {})}
     end = cfg.iterations  # lowered to the current iteration when the time limit stops the run
 
     def validate_and_keep(it: int, loss, note: str = ""):

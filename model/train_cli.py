@@ -168,7 +168,7 @@ def train_main(args) -> int:
     from .presets import get_preset
     # The degradation also picks the flow upsampler (BD: bicubic, BI: bilinear).
     model = EGVSR(replace(get_preset(args.preset), degradation=args.degradation))
-    save = save_checkpoint
+    origin = None
     if args.init:
         sd, init_preset, _ = split_checkpoint(read_checkpoint(args.init))
         # where the start came from, in every checkpoint of the run (as QAT records its float parent)
@@ -184,18 +184,15 @@ def train_main(args) -> int:
         if grown is not sd:
             origin["init_steps"].append("grown")
         load_into(model, grown, args.init)
-
-        def save(path, m, meta=None, extra=None):
-            save_checkpoint(path, m, {**(meta or {}), **origin}, extra)
         if args.freeze_grown:
             if grown is sd:
                 raise ValueError(f"--freeze-grown: {args.init} has this preset's own size, so nothing was grown "
                                  "to train; drop the option or --init a smaller preset's checkpoint")
             from .grow import freeze_grown
             _log(f"--freeze-grown: {freeze_grown(model, sd)} weights taken from {args.init} stay fixed")
-    summary = run_training(model, cfg, args.out, save,
+    summary = run_training(model, cfg, args.out, save_checkpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
-                           resume=not args.no_resume, dataset=dataset, validate_start=bool(args.init))
+                           resume=not args.no_resume, dataset=dataset, validate_start=bool(args.init), meta=origin)
     print(f"done: {summary['iterations']} iterations in {summary['seconds']:.0f} s on {summary['device']}, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
     if args.publish:

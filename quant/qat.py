@@ -33,12 +33,9 @@ def qat_main(args) -> int:
                          f"pass --degradation {fmodel.preset.degradation}")
     qmodel = QuantEGVSR(fmodel.preset, args.quant).load_float(fmodel)
     parent = {"float_checkpoint": str(src), "float_sha256": file_sha256(src)}
-
-    def save(path, model, meta):
-        save_qcheckpoint(path, model, {**meta, **parent})
-    summary = run_training(qmodel, cfg, args.out, save,
+    summary = run_training(qmodel, cfg, args.out, save_qcheckpoint,
                            validate=clip_validator(cfg.val_frames, cfg.degradation, cfg.val_clip),
-                           resume=not args.no_resume, dataset=dataset)
+                           resume=not args.no_resume, dataset=dataset, meta=parent)
     print(f"done: {summary['iterations']} QAT iterations in {summary['seconds']:.0f} s, "
           f"best val PSNR-Y {summary['best_psnr_y']:.3f} dB", file=sys.stderr)
     if args.publish:

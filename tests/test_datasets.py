@@ -225,6 +225,14 @@ def test_train_and_qat_on_a_reds_folder(tmp_path, capsys, cmd):
     assert (out / "best.pth").is_file()
     cfg = torch.load(out / "last.pth", weights_only=True)
     assert cfg["iteration"] == 2
+    meta = torch.load(out / "best.pth", weights_only=True)["meta"]
+    assert meta["config"]["iterations"] == 2
+    if cmd == "qat":  # a QAT checkpoint names its float parent (the bundled default here)
+        from egvsr.golden.bundle import file_sha256
+        from egvsr.model.pretrained import DEFAULT_FLOAT
+        assert meta["float_checkpoint"] == str(DEFAULT_FLOAT) and meta["float_sha256"] == file_sha256(DEFAULT_FLOAT)
+    else:  # no --init: no origin recorded
+        assert "init_checkpoint" not in meta
 
 
 def test_train_data_errors_before_anything_is_written(tmp_path, capsys):

@@ -154,6 +154,10 @@ def test_train_grows_the_init_and_freeze_grown_keeps_its_weights(tmp_path, capsy
     assert "refitted for the anchor skip" in err and "grown into small-anchor" in err
     from egvsr.model.checkpoint import load_model
     m = load_model(tmp_path / "plain_grown" / "best.pth")
+    assert m.preset.name == "small-anchor"
+    assert torch.equal(m.srnet.conv_in[0].weight[:16], plain.srnet.conv_in[0].weight)
+    assert "srnet.resblocks.3.conv.0.weight" in m.state_dict()
+    # every checkpoint records where its start came from
     meta = torch.load(tmp_path / "plain_grown" / "best.pth", weights_only=True)["meta"]
     assert meta["init_checkpoint"] == str(tmp_path / "plain.pth") and meta["init_preset"] == "tiny"
     assert meta["init_steps"] == ["anchor head refit", "grown"] and meta["freeze_grown"] is False
@@ -161,9 +165,6 @@ def test_train_grows_the_init_and_freeze_grown_keeps_its_weights(tmp_path, capsy
     assert meta["init_sha256"] == file_sha256(tmp_path / "plain.pth")
     grown_meta = torch.load(tmp_path / "grown" / "best.pth", weights_only=True)["meta"]
     assert grown_meta["init_steps"] == ["grown"] and grown_meta["freeze_grown"] is True
-    assert m.preset.name == "small-anchor"
-    assert torch.equal(m.srnet.conv_in[0].weight[:16], plain.srnet.conv_in[0].weight)
-    assert "srnet.resblocks.3.conv.0.weight" in m.state_dict()
     sd = torch.load(tmp_path / "grown" / "last.pth", weights_only=True)["state_dict"]
     w_old = old.state_dict()["srnet.resblocks.1.conv.2.weight"]
     assert torch.equal(sd["srnet.resblocks.1.conv.2.weight"][:16, :16], w_old)  # frozen through the CLI
