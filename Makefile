@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml requirements-lock.txt
 
 venv: $(STAMP)
 
+# the suite runs one test file per worker, a worker per core (pytest-xdist; JOBS=0: one process)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: venv
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n $(JOBS) --dist loadfile
 
 test-fast: venv
-	$(PY) -m pytest -q -ra -m "not slow"
+	$(PY) -m pytest -q -ra -n $(JOBS) --dist loadfile -m "not slow"
 
 # the flow as named steps over build/<name>/ (egvsr build -h; README "Architecture")
 hls: venv

