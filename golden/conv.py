@@ -209,7 +209,7 @@ def requant_float(acc, s: int, leaky, lo: int, hi: int) -> np.ndarray:
 
 def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
             out_signed: bool, act: str = "none", leaky_shift: int = 0,
-            shuffle: int = 1) -> np.ndarray:
+            shuffle: int = 1, then=None, then_dtype=None) -> np.ndarray:
     """Quantized conv3x3 exactly as docs/numerics.md.
 
     ``acc`` (exponent ``in_exp + w_exp``, bias already at that exponent),
@@ -221,6 +221,13 @@ def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
     ``shuffle=r > 1`` fuses a following ``pixel_shuffle(r)`` (CRD): the
     result equals ``pixel_shuffle(conv3x3(...), r)``, shape
     (..., r*H, r*W, Cout // r**2), written in place without the shuffle copy.
+
+    ``then(y0, codes)`` fuses a following row-wise op (one whose output rows
+    depend only on the same rows of its inputs, e.g. a residual or anchor add):
+    it gets the conv's output codes of image rows ``y0 .. y0 + len(codes)``
+    (rows, W, Cout) and returns that op's codes for those rows (dtype
+    `then_dtype`, the channels it has), which are stored (and shuffled) instead.
+    It runs on each row strip while the strip is in cache; (H, W, C) input only.
     """
     if act not in ACTS:
         raise ValueError(f"conv3x3 act must be one of {ACTS}, got {act!r}")
@@ -230,6 +237,8 @@ def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
     x, w, b = _validate(x, w_oihw, b)
     odt = storage_dtype(out_bits, out_signed)
     if x.ndim == 4:
+        if then is not None:
+            raise ValueError("conv3x3: a fused row-wise op (then=) needs an (H, W, C) input")
         return np.stack([conv3x3(f, w, b, in_exp, w_exp, out_exp, out_bits, out_signed,
                                  act, leaky_shift, shuffle) for f in x])
     lo, hi = int_range(out_bits, out_signed)
@@ -240,22 +249,33 @@ def conv3x3(x, w_oihw, b, in_exp: int, w_exp: int, out_exp: int, out_bits: int,
     r = int(shuffle)
     if r < 1 or O % (r * r):
         raise ValueError(f"conv3x3 shuffle: {O} output channels not divisible by r*r = {r * r}")
-    if r > 1:
+    if then is None:
+        fdt, Of = odt, O
+    else:  # the fused op's output: its dtype, and its channels from a one-row probe
+        fdt = np.dtype(then_dtype)
+        Of = then(0, np.zeros((1, W, O), odt)).shape[-1]
+        if Of % (r * r):
+            raise ValueError(f"conv3x3 shuffle: the fused op's {Of} channels not divisible by r*r = {r * r}")
+    Cs = Of // (r * r)
+    if r > 1 and then is None:
         # output channels reordered from (c, i, j) to (i, j, c): then each strip
         # lands in the shuffled image as contiguous runs of r*C' codes
-        Cs = O // (r * r)
         perm = np.arange(O).reshape(Cs, r * r).T.reshape(-1)
         w, b = w[perm], b[perm]
-        final = np.empty((H * r, W * r, Cs), odt)
-        out = final.reshape(H, r, W, r * Cs)
-    else:
-        final = out = np.empty((H, W, O), odt)
+    final = np.empty((H * r, W * r, Cs), fdt)
+    out = final.reshape(H, r, W, r * Cs) if then is None else final.reshape(H, r, W, r, Cs)
 
     def store(y0, rows, res):
-        if r > 1:
+        if then is not None:
+            res = then(y0, res.reshape(rows, W, O).astype(odt, copy=False))
+            if r > 1:  # (c, i, j) channels -> HR rows y*r + i, columns x*r + j
+                out[y0:y0 + rows] = res.reshape(rows, W, Cs, r, r).transpose(0, 3, 1, 4, 2)
+            else:
+                out[y0:y0 + rows] = res.reshape(rows, 1, W, 1, Cs)
+        elif r > 1:
             out[y0:y0 + rows] = res.reshape(rows, W, r, r * Cs).transpose(0, 2, 1, 3)
         else:
-            out[y0:y0 + rows] = res.reshape(rows, W, O)
+            out[y0:y0 + rows] = res.reshape(rows, r, W, r * Cs)
     dt = _pick_dtype(x, w, b)
     if abs(s) + leaky_shift > 60:
         dt = np.dtype(np.int64)  # keep float scaling far from its exponent range

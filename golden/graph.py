@@ -1,8 +1,10 @@
 """Generic executor of a bundle's layer list (ops by name, inputs by name).
 
-Each layer runs through its op's `run` (`golden.oplib`, one module per op);
-this file knows no op except for one fusion (a conv3x3 whose only consumer
-is a pixel_shuffle runs as one strip-wise pass).
+Each layer runs through its op's `run` (`golden.oplib`, one module per op).
+Fusions (same codes, fewer passes over the frame; off with ``keep=True``):
+a conv3x3 whose only consumer is a row-wise op (``Op.rowwise``: a residual or
+anchor add) runs that op on each of its row strips, and a conv3x3 (or that
+op) whose only consumer is a pixel_shuffle writes the shuffled image directly.
 """
 from __future__ import annotations
 
@@ -48,30 +50,21 @@ def run_graph(bundle, net: str, x, keep: bool = False):
     for i, L in enumerate(layers):
         for src in L["inputs"]:
             last_use[src] = i
-    # a conv3x3 whose only consumer is a pixel_shuffle runs fused with it
-    # (same result, no separate shuffle copy) unless every tensor is kept
-    uses = {}
+    by_name = {L["name"]: L for L in layers}
+    consumers = {}
     for L in layers:
         for src in L["inputs"]:
-            uses[src] = uses.get(src, 0) + 1
-    by_name = {L["name"]: L for L in layers}
-    fused = {}  # conv name -> its pixel_shuffle layer
-    conv, shuf = oplib.registry().get("conv3x3"), oplib.registry().get("pixel_shuffle")
-    if not keep and type(conv) is Conv3x3 and type(shuf) is PixelShuffle:
-        for L in layers:
-            src = by_name.get(L["inputs"][0])
-            if (L["op"] == "pixel_shuffle" and src is not None and src["op"] == "conv3x3"
-                    and uses[src["name"]] == 1 and src["name"] != out_name):
-                fused[src["name"]] = L
+            consumers.setdefault(src, []).append(L)
     specs = {"input": spec}
+    fused = {} if keep else _fusions(layers, consumers, out_name, rowwise=x.ndim == 3)
+    ahead = {n for f in fused.values() for n in f if n}  # layers computed by their conv
     tensors = {"input": x}
     for i, L in enumerate(layers):
         if L["name"] in fused:
-            P = fused[L["name"]]
-            xs = [tensors[s] for s in L["inputs"]]
-            tensors[P["name"]] = conv.run(bundle, L, xs, None, shuffle=int(P["factor"]))
-            y = None  # consumed only by P, which takes the fused result
-        elif L["op"] == "pixel_shuffle" and L["inputs"][0] in fused:
+            row_op, shuf = fused[L["name"]]
+            tensors.update(_run_fused(bundle, L, by_name, row_op, shuf, tensors, specs))
+            y = tensors[L["name"]]
+        elif L["name"] in ahead:
             y = tensors[L["name"]]
         else:
             y = _run(bundle, L, [tensors[s] for s in L["inputs"]], [specs[s] for s in L["inputs"]])
@@ -82,6 +75,62 @@ def run_graph(bundle, net: str, x, keep: bool = False):
                 if last_use[s] == i and s != out_name:
                     del tensors[s]
     return tensors if keep else tensors[out_name]
+
+
+def _sole(consumers, name):
+    c = consumers.get(name, [])
+    return c[0] if len(c) == 1 else None
+
+
+def _fusions(layers, consumers, out_name, rowwise: bool = True) -> dict:
+    """{conv name: (row-wise layer name or None, pixel_shuffle layer name or None)} of
+    every conv3x3 that runs fused with its consumers (see the module doc). A row-wise
+    op is fused (only with `rowwise`: an (H, W, C) input) when its other inputs exist
+    before the conv runs."""
+    reg = oplib.registry()
+    if type(reg.get("conv3x3")) is not Conv3x3:
+        return {}
+    shuffle_ok = type(reg.get("pixel_shuffle")) is PixelShuffle
+    index = {L["name"]: i for i, L in enumerate(layers)}
+    fused = {}
+    for i, L in enumerate(layers):
+        if L["op"] != "conv3x3" or L["name"] == out_name:
+            continue
+        row, tail = None, L
+        c = _sole(consumers, L["name"])
+        if (rowwise and c is not None and getattr(reg.get(c["op"]), "rowwise", False)
+                and c["inputs"].count(L["name"]) == 1
+                and all(index.get(s, -1) < i for s in c["inputs"] if s != L["name"])):
+            row, tail = c["name"], c
+        c = _sole(consumers, tail["name"])
+        shuf = None
+        if shuffle_ok and tail["name"] != out_name and c is not None and c["op"] == "pixel_shuffle":
+            shuf = c["name"]
+        if row or shuf:
+            fused[L["name"]] = (row, shuf)
+    return fused
+
+
+def _run_fused(bundle, L, by_name, row_op, shuf, tensors, specs) -> dict:
+    """Run conv `L` with its fused row-wise op and/or pixel_shuffle; returns the new
+    tensors by name (the last one's result, None for those it replaces)."""
+    conv = oplib.get("conv3x3")
+    x = tensors[L["inputs"][0]]
+    r = int(by_name[shuf]["factor"]) if shuf else 1
+    then = then_dtype = None
+    if row_op:
+        R = by_name[row_op]
+        op, k = oplib.get(R["op"]), R["inputs"].index(L["name"])
+        others = {j: tensors[s] for j, s in enumerate(R["inputs"]) if j != k}
+        srcs = [L if j == k else specs[s] for j, s in enumerate(R["inputs"])]
+
+        def then(y0, codes):
+            xs = [codes if j == k else others[j][y0:y0 + len(codes)] for j in range(len(srcs))]
+            return op.run(bundle, R, xs, srcs)
+        then_dtype = storage_dtype(R["out_bits"], R["out_signed"])
+    y = conv.run(bundle, L, [x], None, shuffle=r, then=then, then_dtype=then_dtype)
+    names = [L["name"]] + [n for n in (row_op, shuf) if n]
+    return {**{n: None for n in names[:-1]}, names[-1]: y}
 
 
 def infer_shapes(bundle, net: str, H: int, W: int) -> dict:

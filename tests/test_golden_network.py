@@ -69,6 +69,45 @@ def test_run_graph_keep_matches_ops(bundle, frames):
     np.testing.assert_array_equal(yb[1], run_srnet(bundle, x[::-1].copy()))
 
 
+@pytest.mark.parametrize("name", ["tiny_w8a8", "tiny_anchor_w8a8", "small_anchor_w8a8"])
+def test_fused_srnet_equals_layer_by_layer_on_real_frames(name, real_frames, monkeypatch):
+    """The fused run (residual adds and the anchor add on their conv's row strips, the
+    shuffle written in place) gives the codes of the layer-by-layer run (keep=True) of the
+    bundled models on carphone, with many strips per frame."""
+    from pathlib import Path
+
+    from egvsr.golden import conv, graph
+    from egvsr.golden.bundle import load_bundle
+    b = load_bundle(Path(__file__).resolve().parents[1] / "pretrained" / name)
+    layers = b.layers("srnet")
+    plan = graph._fusions(layers, {L["name"]: [C for C in layers if L["name"] in C["inputs"]] for L in layers},
+                          b.manifest["srnet"]["output"])
+    rows = {r for r, _ in plan.values() if r}
+    assert {L["name"] for L in layers if L["op"] in ("add", "anchor_add")} == rows  # every add is fused
+    assert any(s for _, s in plan.values())
+    monkeypatch.setattr(conv, "_STRIP_BYTES", 4096)
+    x = srnet_input(real_frames[1, :40, :56], np.repeat(np.repeat(real_frames[0, :40, :56], 4, 0), 4, 1))
+    want = run_graph(b, "srnet", x, keep=True)[b.manifest["srnet"]["output"]]
+    got = run_srnet(b, x)
+    assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
+def test_fusion_needs_the_other_inputs_before_the_conv():
+    from egvsr.golden.graph import _fusions
+    L = [{"name": "a", "op": "conv3x3", "inputs": ["input"]},
+         {"name": "b", "op": "conv3x3", "inputs": ["input"]},
+         {"name": "s", "op": "add", "inputs": ["b", "a"]},      # a exists before b: fused into b
+         {"name": "c", "op": "conv3x3", "inputs": ["s"]},
+         {"name": "d", "op": "conv3x3", "inputs": ["s"]},
+         {"name": "t", "op": "add", "inputs": ["c", "d"]},      # d runs after c: not fused into c
+         {"name": "u", "op": "conv3x3", "inputs": ["t"]},
+         {"name": "p", "op": "pixel_shuffle", "inputs": ["u"], "factor": 2}]
+    cons = {n["name"]: [m for m in L if n["name"] in m["inputs"]] for n in L}
+    assert _fusions(L, cons, "p") == {"b": ("s", None), "d": ("t", None), "u": (None, "p")}
+    assert _fusions(L, cons, "p", rowwise=False) == {"u": (None, "p")}
+
+
 def test_run_graph_input_validation(bundle):
     with pytest.raises(ValueError, match="51"):
         run_srnet(bundle, np.zeros((4, 4, 50), np.uint8))

@@ -163,6 +163,32 @@ def test_conv3x3_fused_pixel_shuffle(O, r, xdt, xr, monkeypatch):
         ops.conv3x3(x, w, b, -8, -8, out_exp, 8, False, shuffle=3)
 
 
+@pytest.mark.parametrize("r", [1, 4])
+def test_conv3x3_fused_rowwise_op(r, monkeypatch):
+    """``then=``: a row-wise op (here the anchor add) on each strip, then the shuffle, equals
+    the three ops one after another; a batch input is refused."""
+    from egvsr.golden import conv
+    monkeypatch.setattr(conv, "_STRIP_BYTES", 1)
+    H, W, C, O = 9, 7, 5, 48
+    x = RNG.integers(0, 256, (H, W, C)).astype(np.uint8)
+    w = RNG.integers(-127, 128, (O, C, 3, 3)).astype(np.int16)
+    b = RNG.integers(-20000, 20000, O).astype(np.int32)
+    skip = RNG.integers(0, 256, (H, W, 51)).astype(np.uint8)
+    seen = []
+
+    def then(y0, codes):
+        seen.append((y0, len(codes)))
+        return ops.anchor_add(codes, skip[y0:y0 + len(codes)], -5, -8, 16, -8, 8, False)
+    got = ops.conv3x3(x, w, b, -8, -8, -5, 8, True, "none", 0, shuffle=r, then=then, then_dtype=np.uint8)
+    want = ops.anchor_add(ops.conv3x3(x, w, b, -8, -8, -5, 8, True), skip, -5, -8, 16, -8, 8, False)
+    want = ops.pixel_shuffle(want, r) if r > 1 else want
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+    assert sorted(seen)[1:] == [(y, 1) for y in range(H)]  # a probe row, then every row once
+    with pytest.raises(ValueError, match="then="):
+        ops.conv3x3(np.stack([x, x]), w, b, -8, -8, -5, 8, True, then=then, then_dtype=np.uint8)
+
+
 def test_conv3x3_left_shift_and_batch():
     x = RNG.integers(0, 4, (2, 3, 4, 2)).astype(np.uint8)
     w = RNG.integers(-3, 4, (3, 2, 3, 3)).astype(np.int8)

@@ -29,6 +29,7 @@ class Add(Op):
     rtl_lint_params = ({}, {"A_SIGNED": 0, "B_BITS": 10, "SHIFT": -1},
                        {"A_SIGNED": 0, "A_SHIFT": 2, "B_SHIFT": 0, "SHIFT": 1})
     mixed_exps = 3
+    rowwise = True
 
     def check(self, c, L, prods, arrays, flow):
         if not prods[0]["channels"] == prods[1]["channels"] == L["channels"]:

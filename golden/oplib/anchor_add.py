@@ -25,6 +25,7 @@ class AnchorAdd(Op):
     arity = 2
     mixed_exps = 2
     since_schema = 2
+    rowwise = True
     fields = {"factor": "int"}
     # HLS: Gather(net input, k // r*r, axis=1) -> Add(residual, gathered) -> Quant (see hls_qonnx)
     hls_onnx_ops = ("Add", "Gather")

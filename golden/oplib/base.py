@@ -72,6 +72,9 @@ class Op:
     mixed_exps: int = 0
     #: the first bundle schema_version with this op (older manifests may not use it)
     since_schema: int = 1
+    #: golden `run` is row-wise: output rows y0..y1 depend only on rows y0..y1 of every input
+    #: (same H, W), so `golden.graph` may run it on a producing conv's row strips
+    rowwise: bool = False
     #: Verilog module of the op's core (None: no RTL core)
     rtl_module: str | None = None
     #: Verilog files the core needs, itself first; names are looked up in

@@ -203,10 +203,12 @@ class Conv3x3(Op):
         return (3 // 2) * int(w) + 3 // 2 + 1
 
     # golden
-    def run(self, bundle, L, xs, srcs, shuffle: int = 1):
+    def run(self, bundle, L, xs, srcs, shuffle: int = 1, then=None, then_dtype=None):
+        """`shuffle`, `then`: a fused pixel_shuffle and row-wise op (`ops.conv3x3`, `golden.graph`)."""
         w, b, w_exp, _, _ = self.effective(L, bundle.arrays)
         return ops.conv3x3(xs[0], w, b, L["in_exp"], w_exp, L["out_exp"], L["out_bits"],
-                           L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle)
+                           L["out_signed"], L["act"], L.get("leaky_shift", 0), shuffle=shuffle,
+                           then=then, then_dtype=then_dtype)
 
     # cost model
     def macs(self, node):
