@@ -90,8 +90,16 @@ def _strips(x, w, b, dt, consume, scale=1.0) -> None:
     map_strips(fn, starts)
 
 
-def _rows(H: int, rows: int) -> int:
-    """Strip height: about `rows`, strip count a multiple of the worker count (balance)."""
+#: below this many pixels a conv runs as one strip on the calling thread: handing strips to
+#: the pool costs more than it saves (FNet's coarse levels, small frames)
+_MIN_PARALLEL_PIXELS = 6000
+
+
+def _rows(H: int, rows: int, W: int = 0) -> int:
+    """Strip height: about `rows`, strip count a multiple of the worker count (balance);
+    the whole image when it has fewer than `_MIN_PARALLEL_PIXELS` pixels (H x `W`)."""
+    if H * W < _MIN_PARALLEL_PIXELS:
+        return H
     n = -(-H // int(max(1, min(H, rows))))
     k = n_workers()
     if n < 4 * k:
@@ -124,7 +132,7 @@ def _strips_rows(x, w, b, dt, scale, consume):
     O = w.shape[0]
     bias = _scaled(b, dt, scale)
     w3 = _scaled(w.transpose(2, 3, 1, 0).reshape(3, 3 * C, O), dt, scale)
-    rows = _rows(H, _STRIP_BYTES // max(1, W * 3 * C * dt.itemsize))
+    rows = _rows(H, _STRIP_BYTES // max(1, W * 3 * C * dt.itemsize), W)
 
     def one(y0):
         s = min(rows, H - y0)
@@ -154,7 +162,7 @@ def _strips_planar(x, w, b, dt, scale, consume):
     bias = _scaled(b, dt, scale)
     xp = np.zeros((C, H + 2, W + 2), dt)
     xp[:, 1:-1, 1:-1] = np.moveaxis(x, -1, 0)
-    rows = _rows(H, (_STRIP_BYTES * 2 // 3) // max(1, 9 * C * W * dt.itemsize))
+    rows = _rows(H, (_STRIP_BYTES * 2 // 3) // max(1, 9 * C * W * dt.itemsize), W)
 
     def one(y0):
         s = min(rows, H - y0)

@@ -153,15 +153,16 @@ def maxpool2(x) -> np.ndarray:
 
 def _up_axis(v: np.ndarray, axis: int) -> np.ndarray:
     """Interleave (x[i-1] + 3x[i], 3x[i] + x[i+1]) along `axis` (edge clamp), x2 length."""
-    n = v.shape[axis]
-    prev = np.take(v, np.r_[0, np.arange(n - 1)], axis=axis)
-    nxt = np.take(v, np.r_[np.arange(1, n), n - 1], axis=axis)
-    even = prev + 3 * v
-    odd = 3 * v + nxt
-    out = np.stack([even, odd], axis=axis + 1)
-    shape = list(v.shape)
-    shape[axis] = 2 * n
-    return out.reshape(shape)
+    v = np.moveaxis(v, axis, 0)
+    n = v.shape[0]
+    out = np.empty((n, 2) + v.shape[1:], v.dtype)
+    np.multiply(v, 3, out=out[:, 0])
+    out[:, 1] = out[:, 0]
+    out[1:, 0] += v[:-1]
+    out[0, 0] += v[0]
+    out[:-1, 1] += v[1:]
+    out[-1, 1] += v[-1]
+    return np.moveaxis(out.reshape((2 * n,) + v.shape[1:]), 0, axis)
 
 
 def upsample2x(x) -> np.ndarray:
@@ -170,6 +171,12 @@ def upsample2x(x) -> np.ndarray:
     ``out = rshift_rne(sum of the 16ths, 4)`` at the input exponent, same dtype.
     """
     x = _image("upsample2x input", x)
-    v = x.astype(np.int64)
+    # the sums are at most 16 * max|x| (+ the rounding addend): int32 for codes of <= 16 bits
+    wide = np.int32 if x.dtype.itemsize <= 2 else np.int64
+    v = x.astype(wide)
     v = _up_axis(_up_axis(v, v.ndim - 3), v.ndim - 2)
-    return rshift_rne(v, 4).astype(x.dtype)
+    if wide is np.int64:
+        return rshift_rne(v, 4).astype(x.dtype)
+    v += ((v >> 4) & 1) + 7  # rshift_rne(v, 4) (fixed.rshift_rne's identity), in int32
+    v >>= 4
+    return v.astype(x.dtype)

@@ -86,6 +86,7 @@ def test_fused_srnet_equals_layer_by_layer_on_real_frames(name, real_frames, mon
     assert {L["name"] for L in layers if L["op"] in ("add", "anchor_add")} == rows  # every add is fused
     assert any(s for _, s in plan.values())
     monkeypatch.setattr(conv, "_STRIP_BYTES", 4096)
+    monkeypatch.setattr(conv, "_MIN_PARALLEL_PIXELS", 0)
     x = srnet_input(real_frames[1, :40, :56], np.repeat(np.repeat(real_frames[0, :40, :56], 4, 0), 4, 1))
     want = run_graph(b, "srnet", x, keep=True)[b.manifest["srnet"]["output"]]
     got = run_srnet(b, x)

@@ -145,6 +145,7 @@ def test_conv3x3_all_accumulator_paths(xdt, wdt, xr, wr, path, O):
 def test_conv3x3_fused_pixel_shuffle(O, r, xdt, xr, monkeypatch):
     from egvsr.golden import conv
     monkeypatch.setattr(conv, "_STRIP_BYTES", 1)  # one row per strip: many parallel strips
+    monkeypatch.setattr(conv, "_MIN_PARALLEL_PIXELS", 0)
     H, W, C = 9, 7, 5
     lo = 0 if xdt == np.uint8 else -xr
     x = RNG.integers(lo, xr, (H, W, C)).astype(xdt)
@@ -169,6 +170,7 @@ def test_conv3x3_fused_rowwise_op(r, monkeypatch):
     the three ops one after another; a batch input is refused."""
     from egvsr.golden import conv
     monkeypatch.setattr(conv, "_STRIP_BYTES", 1)
+    monkeypatch.setattr(conv, "_MIN_PARALLEL_PIXELS", 0)
     H, W, C, O = 9, 7, 5, 48
     x = RNG.integers(0, 256, (H, W, C)).astype(np.uint8)
     w = RNG.integers(-127, 128, (O, C, 3, 3)).astype(np.int16)
@@ -283,10 +285,14 @@ def test_maxpool2_vs_reference():
 
 
 @pytest.mark.parametrize("H,W", [(1, 1), (1, 4), (3, 1), (3, 5)])
-def test_upsample2x_vs_reference(H, W):
-    x = RNG.integers(-128, 128, (H, W, 2)).astype(np.int8)
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int16, np.int32])  # int32 sums / int64 sums
+def test_upsample2x_vs_reference(H, W, dt):
+    info = np.iinfo(dt)
+    x = RNG.integers(info.min, int(info.max) + 1, (H, W, 2), dtype=np.int64).astype(dt)
+    x.flat[0], x.flat[-1] = info.min, info.max
     got = ops.upsample2x(x)
-    assert got.dtype == np.int8 and got.shape == (2 * H, 2 * W, 2)
+    assert got.dtype == dt and got.shape == (2 * H, 2 * W, 2)
+    np.testing.assert_array_equal(ops.upsample2x(np.stack([x, x])), np.stack([got, got]))
 
     def taps(o, n):  # output index -> [(input index, weight)], weights sum to 4
         i = o // 2
@@ -480,3 +486,26 @@ def test_aligned_sum_exact_at_the_int32_edge(a_dt, a_exp, b_dt, b_exp):
     # the anchor's broadcast: b of one channel added to every channel of a
     s2, _ = ops.aligned_sum(np.concatenate([a, a], 1), a_exp, b, b_exp)
     assert [int(v) for v in s2[:, 1]] == want
+
+
+def test_conv3x3_small_images_run_as_one_strip(monkeypatch):
+    """Below `_MIN_PARALLEL_PIXELS` a conv is one strip on the calling thread (the pool costs
+    more than it saves); the codes are the same either way."""
+    from egvsr.golden import conv
+    x = RNG.integers(0, 256, (20, 30, 8)).astype(np.uint8)
+    w = RNG.integers(-127, 128, (16, 8, 3, 3)).astype(np.int8)
+    b = RNG.integers(-999, 999, 16).astype(np.int32)
+    strips = []
+
+    def spy(fn, starts):
+        strips.append(list(starts))
+        for s in strips[-1]:
+            fn(s)
+    monkeypatch.setattr(conv, "map_strips", spy)
+    monkeypatch.setattr(conv, "_STRIP_BYTES", 1)
+    one = ops.conv3x3(x, w, b, -8, -8, -6, 8, False, "leaky", 3)
+    assert strips == [[0]]
+    monkeypatch.setattr(conv, "_MIN_PARALLEL_PIXELS", 0)
+    many = ops.conv3x3(x, w, b, -8, -8, -6, 8, False, "leaky", 3)
+    assert len(strips[-1]) > 1
+    np.testing.assert_array_equal(one, many)
