@@ -153,16 +153,19 @@ def maxpool2(x) -> np.ndarray:
 
 def _up_axis(v: np.ndarray, axis: int) -> np.ndarray:
     """Interleave (x[i-1] + 3x[i], 3x[i] + x[i+1]) along `axis` (edge clamp), x2 length."""
-    v = np.moveaxis(v, axis, 0)
-    n = v.shape[0]
-    out = np.empty((n, 2) + v.shape[1:], v.dtype)
-    np.multiply(v, 3, out=out[:, 0])
-    out[:, 1] = out[:, 0]
-    out[1:, 0] += v[:-1]
-    out[0, 0] += v[0]
-    out[:-1, 1] += v[1:]
-    out[-1, 1] += v[-1]
-    return np.moveaxis(out.reshape((2 * n,) + v.shape[1:]), 0, axis)
+    n = v.shape[axis]
+    out = np.empty(v.shape[:axis] + (n, 2) + v.shape[axis + 1:], v.dtype)
+
+    def at(a, i, j=None):  # a[..., i, (j), ...] along `axis`
+        return a[(slice(None),) * axis + ((i,) if j is None else (i, j))]
+    even, odd = at(out, slice(None), 0), at(out, slice(None), 1)
+    np.multiply(v, 3, out=even)
+    odd[...] = even
+    at(out, slice(1, None), 0)[...] += at(v, slice(None, -1))
+    at(out, 0, 0)[...] += at(v, 0)
+    at(out, slice(None, -1), 1)[...] += at(v, slice(1, None))
+    at(out, n - 1, 1)[...] += at(v, n - 1)
+    return out.reshape(v.shape[:axis] + (2 * n,) + v.shape[axis + 1:])
 
 
 def upsample2x(x) -> np.ndarray:
@@ -171,12 +174,13 @@ def upsample2x(x) -> np.ndarray:
     ``out = rshift_rne(sum of the 16ths, 4)`` at the input exponent, same dtype.
     """
     x = _image("upsample2x input", x)
-    # the sums are at most 16 * max|x| (+ the rounding addend): int32 for codes of <= 16 bits
-    wide = np.int32 if x.dtype.itemsize <= 2 else np.int64
+    # the sums are at most 16 * max|x| (+ the rounding addend 15): int16 for 8-bit codes,
+    # int32 for 16-bit ones
+    wide = {1: np.int16, 2: np.int32}.get(x.dtype.itemsize, np.int64)
     v = x.astype(wide)
     v = _up_axis(_up_axis(v, v.ndim - 3), v.ndim - 2)
     if wide is np.int64:
         return rshift_rne(v, 4).astype(x.dtype)
-    v += ((v >> 4) & 1) + 7  # rshift_rne(v, 4) (fixed.rshift_rne's identity), in int32
+    v += ((v >> 4) & 1) + 7  # rshift_rne(v, 4) (fixed.rshift_rne's identity), in int16/int32
     v >>= 4
     return v.astype(x.dtype)

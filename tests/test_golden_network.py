@@ -211,6 +211,18 @@ def test_count_macs_matches_reference_figures():
     assert r["macs"] == 64 * 16992 and r["seconds"] > 0 and r["macs_per_s"] > 0
 
 
+def test_bench_step_times_every_stage():
+    from egvsr.golden.bench import bench_step
+    b = Bundle(*random_bundle(nf=16, nb=1, tail="espcn", fnet_div=8, seed=3))
+    r = bench_step(b, H=16, W=24, repeats=2)
+    ms = r["ms"]
+    assert (r["H"], r["W"]) == (16, 24)
+    assert set(ms) == {"fnet", "flow_upsample", "warp", "srnet_input", "srnet", "host", "step"}
+    assert all(v > 0 for v in ms.values())
+    assert ms["host"] == pytest.approx(ms["step"] - ms["srnet"])
+    assert ms["host"] == pytest.approx(ms["fnet"] + ms["flow_upsample"] + ms["warp"] + ms["srnet_input"])
+
+
 @pytest.mark.parametrize("code", [
     'import sys; sys.modules["torch"] = None; import egvsr.golden.network, egvsr.golden.synth, '
     'egvsr.golden.bench',
