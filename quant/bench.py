@@ -108,6 +108,15 @@ def main(out="bench/results/golden.json", h=135, w=240) -> int:
         print(f"[bench golden] {name}: golden {r['golden']['seconds']:.3f} s ({r['golden']['macs_per_s'] / 1e9:.1f} GMAC/s), "
               f"qonnx {r['qonnx_execute_onnx']['seconds']:.2f} s (x{r['speedup_vs_qonnx']:.0f}), "
               f"onnxruntime {r['onnxruntime_qcdq']['seconds']:.3f} s (golden/ort {r['ratio_to_onnxruntime']:.2f})", flush=True)
+    # the whole golden step of the default model, stage by stage (the board's CPU runs all but SRNet)
+    from egvsr.golden.bench import bench_step
+    res["step"] = {"what": "one golden EGVSR step of the default model, ms per stage, best of 10 back-to-back",
+                   "model": default.manifest["preset"], "sizes": {}}
+    for sh, sw in ((68, 120), (h, w)):
+        r = bench_step(default, sh, sw)
+        res["step"]["sizes"][f"{sw}x{sh}"] = r["ms"]
+        print(f"[bench golden] step {sw}x{sh}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["ms"].items()) + " ms",
+              flush=True)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(res, indent=1))
     return 0
