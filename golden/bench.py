@@ -10,7 +10,19 @@ from .graph import infer_shapes
 from .network import run_fnet, run_srnet, srnet_input
 from .validate import SRNET_IN_CHANNELS
 
-__all__ = ["count_macs", "bench_srnet", "bench_step"]
+__all__ = ["count_macs", "time_runs", "bench_srnet", "bench_step"]
+
+
+def time_runs(fn, repeats: int) -> tuple[list, object]:
+    """(seconds of each of `repeats` back-to-back calls of `fn` after one untimed warm-up
+    call, the last call's result)."""
+    out = fn()
+    times = []
+    for _ in range(max(1, int(repeats))):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return times, out
 
 
 def count_macs(bundle, net: str, H: int, W: int) -> int:
@@ -35,12 +47,7 @@ def bench_srnet(bundle, H: int = 135, W: int = 240, repeats: int = 3, seed: int 
     (`seconds` is the fastest run, `times` all runs, after one warm-up).
     """
     x = np.random.default_rng(seed).integers(0, 256, (H, W, SRNET_IN_CHANNELS), dtype=np.uint8)
-    run_srnet(bundle, x)
-    times = []
-    for _ in range(max(1, int(repeats))):
-        t0 = time.perf_counter()
-        run_srnet(bundle, x)
-        times.append(time.perf_counter() - t0)
+    times, _ = time_runs(lambda: run_srnet(bundle, x), repeats)
     best = min(times)
     macs = count_macs(bundle, "srnet", H, W)
     return {"seconds": best, "macs": macs, "macs_per_s": macs / best, "fps": 1.0 / best,
@@ -59,12 +66,7 @@ def bench_step(bundle, H: int = 135, W: int = 240, repeats: int = 10, seed: int 
     res = {}
 
     def timed(name, fn):
-        fn()
-        times = []
-        for _ in range(max(1, int(repeats))):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
+        times, out = time_runs(fn, repeats)
         res[name] = 1e3 * min(times)
         return out
     lr_flow = timed("fnet", lambda: run_fnet(bundle, cur, prev))

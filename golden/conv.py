@@ -95,7 +95,7 @@ def _strips(x, w, b, dt, consume, scale=1.0) -> None:
 _MIN_PARALLEL_PIXELS = 6000
 
 
-def _rows(H: int, rows: int, W: int = 0) -> int:
+def _rows(H: int, rows: int, W: int) -> int:
     """Strip height: about `rows`, strip count a multiple of the worker count (balance);
     the whole image when it has fewer than `_MIN_PARALLEL_PIXELS` pixels (H x `W`)."""
     if H * W < _MIN_PARALLEL_PIXELS:

@@ -11,14 +11,13 @@ import json
 import os
 import platform
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from egvsr.golden.bench import count_macs
+from egvsr.golden.bench import count_macs, time_runs
 from egvsr.golden.bundle import Bundle, load_bundle
 from egvsr.golden.validate import SRNET_IN_CHANNELS
 from egvsr.golden.network import run_srnet
@@ -30,26 +29,24 @@ from .qegvsr import QuantEGVSR
 
 
 def _best(fn, repeats):
-    return _best_of_pair(fn, None, repeats)[0]
+    """(best seconds, output) of `repeats` calls of `fn` after one untimed call."""
+    times, out = time_runs(fn, repeats)
+    return min(times), out
 
 
 def _best_of_pair(fa, fb, repeats, block=5):
     """((best seconds, output) of `fa`, the same of `fb`): they run in alternating blocks of
     `block` back-to-back calls, each block after one untimed call, so a slow spell of a shared
     VM costs both alike and neither is timed right after the other (onnxruntime's worker
-    threads spin on). `fb` may be None."""
-    ta, tb, ya, yb = [], [], None, None
+    threads spin on)."""
+    ta, tb = [], []
     while len(ta) < repeats:
-        for f, ts in ((fa, ta), (fb, tb)):
-            if f is None:
-                continue
-            y = f()
-            for _ in range(min(block, repeats - len(ts))):
-                t0 = time.perf_counter()
-                y = f()
-                ts.append(time.perf_counter() - t0)
-            ya, yb = (y, yb) if f is fa else (ya, y)
-    return (min(ta), ya), ((min(tb), yb) if tb else None)
+        n = min(block, repeats - len(ta))
+        t, ya = time_runs(fa, n)
+        ta += t
+        t, yb = time_runs(fb, n)
+        tb += t
+    return (min(ta), ya), (min(tb), yb)
 
 
 def bench_one(qmodel, bundle, h=135, w=240, repeats=20, qonnx_repeats=1) -> dict:
