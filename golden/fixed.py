@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["int_range", "storage_dtype", "rshift_rne", "saturate", "requant"]
+__all__ = ["int_range", "storage_dtype", "rshift_rne", "rshift_rne_inplace", "saturate", "requant"]
 
 
 def int_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -69,6 +69,15 @@ def rshift_rne(v, s) -> np.ndarray:
     odd = np.where(pos > 0, (v >> pos) & 1, 0)
     right = (v + odd + half_m1) >> pos
     return np.where(s > 0, right, np.left_shift(v, np.maximum(-s, 0)))
+
+
+def rshift_rne_inplace(v: np.ndarray, s: int) -> np.ndarray:
+    """`rshift_rne(v, s)` for ``s >= 1`` in `v`'s own integer dtype, in place (no int64 copy of
+    a large array); the caller guarantees ``v + 2**(s-1)`` fits that dtype. Returns `v`."""
+    t = v.dtype.type
+    v += ((v >> t(s)) & t(1)) + t((1 << (s - 1)) - 1)
+    v >>= t(s)
+    return v
 
 
 def saturate(v, bits: int, signed: bool) -> np.ndarray:

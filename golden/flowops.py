@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ._par import map_strips
-from .fixed import int_range, requant
+from .fixed import int_range, requant, rshift_rne_inplace
 
 __all__ = ["FLOW_TAPS", "tanh_flow_lut", "tanh_flow", "flow_pad", "flow_upsample4", "warp"]
 
@@ -118,9 +118,7 @@ def flow_upsample4(lr_flow, upsampler, lr_frac_bits: int, hr_frac_bits: int) -> 
     s = 16 + int(lr_frac_bits) - int(hr_frac_bits) - 2
     if dt is np.int32 and 1 <= s <= 30:
         # rshift_rne in int32: |acc| < 2**30 and the addend <= 2**(s-1) (no overflow)
-        a += ((a >> s) & 1) + ((1 << (s - 1)) - 1)
-        a >>= s
-        q = np.clip(a, -(1 << 15), (1 << 15) - 1).astype(np.int16)
+        q = np.clip(rshift_rne_inplace(a, s), -(1 << 15), (1 << 15) - 1).astype(np.int16)
     else:
         q = requant(a, s, 16, True).astype(np.int16)
     return q.transpose(1, 0, 3, 2, 4).reshape(4 * H, 4 * W, 2)
@@ -191,8 +189,7 @@ def warp(hr_prev_u8, hr_flow, hr_frac_bits: int) -> np.ndarray:
         h0 += h1
         if fb:
             # round half to even by 2*fb (acc >= 0, no overflow: acc + 2**(2fb-1) <= top)
-            h0 += ((h0 >> dt(sh)) & dt(1)) + dt((1 << (sh - 1)) - 1)
-            h0 >>= dt(sh)
+            rshift_rne_inplace(h0, sh)
         out[y0:y1] = h0.reshape(y1 - y0, W, C4)[:, :, :C]
     map_strips(one, range(0, H, rows))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import ACTS, conv3x3, conv3x3_acc, requant_float
-from .fixed import int_range, rshift_rne, storage_dtype
+from .fixed import int_range, rshift_rne, rshift_rne_inplace, storage_dtype
 from .flowops import FLOW_TAPS, flow_pad, flow_upsample4, tanh_flow, tanh_flow_lut, warp
 
 __all__ = [
@@ -179,8 +179,4 @@ def upsample2x(x) -> np.ndarray:
     wide = {1: np.int16, 2: np.int32}.get(x.dtype.itemsize, np.int64)
     v = x.astype(wide)
     v = _up_axis(_up_axis(v, v.ndim - 3), v.ndim - 2)
-    if wide is np.int64:
-        return rshift_rne(v, 4).astype(x.dtype)
-    v += ((v >> 4) & 1) + 7  # rshift_rne(v, 4) (fixed.rshift_rne's identity), in int16/int32
-    v >>= 4
-    return v.astype(x.dtype)
+    return rshift_rne_inplace(v, 4).astype(x.dtype)

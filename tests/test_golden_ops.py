@@ -509,3 +509,19 @@ def test_conv3x3_small_images_run_as_one_strip(monkeypatch):
     many = ops.conv3x3(x, w, b, -8, -8, -6, 8, False, "leaky", 3)
     assert len(strips[-1]) > 1
     np.testing.assert_array_equal(one, many)
+
+
+@pytest.mark.parametrize("dt", [np.int16, np.uint16, np.int32, np.uint32, np.int64])
+@pytest.mark.parametrize("s", [1, 4, 9])
+def test_rshift_rne_inplace_matches_rshift_rne(dt, s):
+    """The narrow in-place form (upsample2x, flow_upsample4, warp) rounds as rshift_rne does,
+    halves and negative values included, and keeps the dtype."""
+    from egvsr.golden.fixed import rshift_rne, rshift_rne_inplace
+    info = np.iinfo(dt)
+    lo, hi = max(int(info.min), -(1 << 14)), min(int(info.max), 1 << 14) - (1 << (s - 1))
+    v = np.concatenate([RNG.integers(lo, hi, 500), np.arange(lo, lo + 64), (np.arange(-8, 8) << s) + (1 << (s - 1))])
+    v = v[(v >= lo) & (v <= hi)].astype(dt)
+    want = rshift_rne(v, s)
+    got = rshift_rne_inplace(v.copy(), s)
+    assert got.dtype == dt
+    np.testing.assert_array_equal(got.astype(np.int64), want)
