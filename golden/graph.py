@@ -51,12 +51,8 @@ def run_graph(bundle, net: str, x, keep: bool = False):
         for src in L["inputs"]:
             last_use[src] = i
     by_name = {L["name"]: L for L in layers}
-    consumers = {}
-    for L in layers:
-        for src in L["inputs"]:
-            consumers.setdefault(src, []).append(L)
     specs = {"input": spec}
-    fused = {} if keep else _fusions(layers, consumers, out_name, rowwise=x.ndim == 3)
+    fused = {} if keep else _fusions(layers, out_name, rowwise=x.ndim == 3)
     ahead = {n for f in fused.values() for n in f if n}  # layers computed by their conv
     tensors = {"input": x}
     for i, L in enumerate(layers):
@@ -82,7 +78,7 @@ def _sole(consumers, name):
     return c[0] if len(c) == 1 else None
 
 
-def _fusions(layers, consumers, out_name, rowwise: bool = True) -> dict:
+def _fusions(layers, out_name, rowwise: bool = True) -> dict:
     """{conv name: (row-wise layer name or None, pixel_shuffle layer name or None)} of
     every conv3x3 that runs fused with its consumers (see the module doc). A row-wise
     op is fused (only with `rowwise`: an (H, W, C) input) when its other inputs exist
@@ -92,6 +88,10 @@ def _fusions(layers, consumers, out_name, rowwise: bool = True) -> dict:
         return {}
     shuffle_ok = type(reg.get("pixel_shuffle")) is PixelShuffle
     index = {L["name"]: i for i, L in enumerate(layers)}
+    consumers = {}
+    for L in layers:
+        for src in L["inputs"]:
+            consumers.setdefault(src, []).append(L)
     fused = {}
     for i, L in enumerate(layers):
         if L["op"] != "conv3x3" or L["name"] == out_name:

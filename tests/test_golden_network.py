@@ -80,8 +80,7 @@ def test_fused_srnet_equals_layer_by_layer_on_real_frames(name, real_frames, mon
     from egvsr.golden.bundle import load_bundle
     b = load_bundle(Path(__file__).resolve().parents[1] / "pretrained" / name)
     layers = b.layers("srnet")
-    plan = graph._fusions(layers, {L["name"]: [C for C in layers if L["name"] in C["inputs"]] for L in layers},
-                          b.manifest["srnet"]["output"])
+    plan = graph._fusions(layers, b.manifest["srnet"]["output"])
     rows = {r for r, _ in plan.values() if r}
     assert {L["name"] for L in layers if L["op"] in ("add", "anchor_add")} == rows  # every add is fused
     assert any(s for _, s in plan.values())
@@ -104,9 +103,8 @@ def test_fusion_needs_the_other_inputs_before_the_conv():
          {"name": "t", "op": "add", "inputs": ["c", "d"]},      # d runs after c: not fused into c
          {"name": "u", "op": "conv3x3", "inputs": ["t"]},
          {"name": "p", "op": "pixel_shuffle", "inputs": ["u"], "factor": 2}]
-    cons = {n["name"]: [m for m in L if n["name"] in m["inputs"]] for n in L}
-    assert _fusions(L, cons, "p") == {"b": ("s", None), "d": ("t", None), "u": (None, "p")}
-    assert _fusions(L, cons, "p", rowwise=False) == {"u": (None, "p")}
+    assert _fusions(L, "p") == {"b": ("s", None), "d": ("t", None), "u": (None, "p")}
+    assert _fusions(L, "p", rowwise=False) == {"u": (None, "p")}
 
 
 def test_run_graph_input_validation(bundle):
